@@ -1,0 +1,175 @@
+/**
+ * The contract between the Discord front end (src/bot/), the job layer (src/jobs/) and the engine
+ * (src/engine/). The bot submits NewJob and listens to SchedulerEvents; the engine implements JobRunner.
+ */
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export const TERMINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
+
+export type OptimiserName = 'Adam' | 'AdamW' | 'Adagrad' | 'Adamax' | 'RMSprop' | 'RAdam';
+
+/** What to paint. Already validated by src/commands/ (ranges, prompt syntax). */
+export interface GenerationRequest {
+  prompt: string;
+  steps: number;
+  width: number;
+  height: number;
+  seed: number;
+  cutn?: number; // default 32 (the ETA cost model assumes 32 when absent)
+  cutMethod?: 'original' | 'latest';
+  cutPow?: number;
+  lr?: number;
+  optimiser?: OptimiserName;
+  imagePrompts?: string[]; // file paths
+  initImage?: string; // file path
+  initWeight?: number;
+  noisePromptSeeds?: number[];
+  noisePromptWeights?: number[];
+  saveEvery?: number; // snapshot (and checkpoint) every N steps
+  initZ?: string; // path of a .npy z to start from (variations; e.g. a parent's JobRecord.finalZPath)
+  augments?: string[];
+  vqganModel?: string; // model names; engine defaults when absent
+  clipModel?: string;
+}
+
+export interface DiscordRef {
+  guildId: string | null; // null in DMs
+  channelId: string;
+  messageId?: string; // the bot's reply message: edit it through the bot token (tokens die after 15 min)
+  threadId?: string;
+  interactionToken?: string;
+}
+
+/** What the bot passes to Scheduler.submit(). */
+export interface NewJob {
+  userId: string;
+  userName?: string;
+  guildId: string | null;
+  discord: DiscordRef;
+  request: GenerationRequest;
+  parentId?: string;
+}
+
+export interface JobRecord {
+  id: string;
+  seq: number; // monotonic creation order (FIFO tie-break)
+  userId: string;
+  userName?: string;
+  guildId: string | null;
+  parentId?: string; // re-rolls / variations point at their parent
+  request: GenerationRequest;
+  state: JobState;
+  device?: string;
+  discord: DiscordRef;
+  createdAt: number; // ms since epoch
+  startedAt?: number; // first start (kept across restarts)
+  finishedAt?: number;
+  updatedAt: number;
+  step: number; // last step reported
+  interruptions: number; // crashes/kills while running (graceful shutdowns do not count)
+  checkpointStep?: number; // step of the last saved checkpoint, if any
+  snapshotPath?: string; // newest snapshot png
+  resultPath?: string; // final png
+  timelapsePath?: string;
+  finalZPath?: string; // .npy of the final z (for variations: use as initZ)
+  metadata?: Record<string, unknown>;
+  error?: string; // user-facing text when failed
+}
+
+/** Everything needed to continue an optimisation exactly where it stopped. */
+export interface Checkpoint {
+  step: number; // number of steps completed; resume runs step `step` next (0-based)
+  z: Float32Array;
+  zShape: number[];
+  optimiser: { name: string; state: Record<string, Float32Array | number> };
+  rng: number[]; // PRNG state words (uint32 values)
+  extra?: Record<string, unknown>; // small JSON-able engine data (e.g. prompt embedding cache keys)
+}
+
+export interface ProgressInfo {
+  step: number; // steps completed
+  steps: number;
+  loss: number;
+  similarity?: number;
+  itPerSec: number;
+  etaSec: number;
+}
+
+export interface SnapshotInfo {
+  step: number;
+  png: Buffer;
+  /** Give the checkpoint of the same step here: the store saves both in one transaction. */
+  checkpoint?: Checkpoint;
+}
+
+/** signal.reason when the scheduler aborts a run. */
+export interface JobAbortReason {
+  kind: 'cancelled' | 'shutdown';
+}
+
+export interface JobRunnerContext {
+  /**
+   * Aborted on cancel or shutdown; reason is a JobAbortReason. The runner must stop within one step.
+   * On 'shutdown' it should first call onCheckpoint() with its current state (so nothing is redone),
+   * then reject (any error) or resolve: the outcome of an aborted run is ignored.
+   */
+  signal: AbortSignal;
+  /** Set when continuing an interrupted job: restore z/optimiser/rng and continue at resume.step. */
+  resume?: Checkpoint;
+  onProgress(p: ProgressInfo): void;
+  onSnapshot(s: SnapshotInfo): void;
+  /** Saved atomically (temp file + rename + one DB transaction); synchronous on the calling thread. */
+  onCheckpoint(c: Checkpoint): void;
+}
+
+export interface JobResult {
+  png: Buffer;
+  timelapseWebp?: Buffer;
+  timelapseGif?: Buffer;
+  finalZ?: { data: Float32Array; shape: number[] };
+  metadata: Record<string, unknown>;
+}
+
+/** What a device runs jobs with: implemented by the engine's worker pool (one worker thread per device). */
+export interface JobRunner {
+  readonly device: string; // 'cpu', 'cuda:0', ...
+  run(job: JobRecord, ctx: JobRunnerContext): Promise<JobResult>;
+  /** Called once by Scheduler.shutdown() after the runs have settled. */
+  close?(): Promise<void>;
+}
+
+// ---- scheduler events (Scheduler extends EventEmitter<SchedulerEventMap>) ----
+
+export interface QueuedEvent { job: JobRecord; position: number; etaSec: number; etaDoneSec: number }
+/** Emitted for a waiting job whenever its position in the projected fair order changes. */
+export interface PositionEvent { job: JobRecord; position: number; etaSec: number; etaDoneSec: number }
+export interface StartedEvent { job: JobRecord; device: string; resumedFromStep?: number }
+export interface ProgressEvent extends ProgressInfo { job: JobRecord; device: string }
+export interface SnapshotEvent { job: JobRecord; step: number; png: Buffer; path: string }
+export interface DoneEvent { job: JobRecord; resultPath: string; timelapsePath?: string; finalZPath?: string }
+export interface FailedEvent { job: JobRecord; error: string }
+export interface CancelledEvent { job: JobRecord; wasRunning: boolean }
+
+export interface SchedulerEventMap {
+  queued: [QueuedEvent];
+  position: [PositionEvent];
+  started: [StartedEvent];
+  progress: [ProgressEvent];
+  snapshot: [SnapshotEvent];
+  done: [DoneEvent];
+  failed: [FailedEvent];
+  cancelled: [CancelledEvent];
+}
+export type SchedulerEventName = keyof SchedulerEventMap;
+
+/** position 1 = next to start. etaSec: seconds until it starts; etaDoneSec: until it is finished. */
+export interface QueueEntry { job: JobRecord; position: number; etaSec: number; etaDoneSec: number }
+
+export type RefusalCode = 'user_cap' | 'global_cap' | 'shutting_down';
+
+/** Runtime limits an admin can change (persisted in the store's settings table). */
+export interface SchedulerLimits {
+  perUserCap: number; // queued + running jobs per user (default 3)
+  globalQueueCap: number; // queued jobs in all (default 200)
+  maxInterruptions: number; // a job interrupted more than this fails (default 3)
+}
