@@ -1,0 +1,69 @@
+import { GraphError, numel, type Tensor } from '../graph.ts';
+import { add, div, mul, sqrt, sub } from './elementwise.ts';
+import { reduceMean } from './reduce.ts';
+import { reshape } from './shape.ts';
+import { defineOp } from './registry.ts';
+
+/** LayerNormalization over the last axis (ONNX 17 kernel), weight and bias [D]. */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+  const d = x.shape[x.rank - 1]!;
+  if (weight.shape.length !== 1 || weight.shape[0] !== d || bias.shape[0] !== d) {
+    throw new GraphError(`LayerNormalization: weight ${weight} / bias ${bias} should be [${d}] for ${x}`);
+  }
+  const statShape = [...x.shape.slice(0, -1), 1];
+  return x.graph.addNode('LayerNormalization', [x, weight, bias], { axis: -1, epsilon }, [
+    { shape: x.shape, dtype: 'float32' },
+    { shape: statShape, dtype: 'float32' },
+    { shape: statShape, dtype: 'float32' },
+  ])[0]!;
+}
+defineOp('LayerNormalization', {
+  optionalOutputs: true,
+  vjp: ({ node, gy, needs }) => {
+    const [x, w] = node.inputs as [Tensor, Tensor];
+    if (needs[1] || needs[2]) throw new GraphError('LayerNormalization: no gradient for weight or bias');
+    const [, mean, rstd] = node.outputs as [Tensor, Tensor, Tensor];
+    const xhat = mul(sub(x, mean), rstd);
+    const gw = mul(gy[0]!, w);
+    const gx = mul(rstd, sub(sub(gw, reduceMean(gw, [-1])), mul(xhat, reduceMean(mul(gw, xhat), [-1]))));
+    return [gx, null, null];
+  },
+});
+
+/** Normalises each row of x (over its last axis) to zero mean and unit variance, no affine. */
+export function normalizeRows(x: Tensor, epsilon: number): Tensor {
+  if (x.rank !== 3) throw new GraphError(`Normalize: expects [N, G, L], got ${x}`);
+  return x.graph.addNode('NormalizeRows', [x], { epsilon }, [{ shape: x.shape, dtype: 'float32' }])[0]!;
+}
+defineOp('NormalizeRows', {
+  // Emitted as InstanceNormalization, which treats axis 1 as channels and normalises over the rest.
+  emit: (n, e) => {
+    const g = n.inputs[0]!.shape[1]!;
+    e.node(
+      'InstanceNormalization',
+      [e.name(n.inputs[0]!), e.float(new Array<number>(g).fill(1), [g]), e.float(new Array<number>(g).fill(0), [g])],
+      [e.outName(n, 0)],
+      { epsilon: n.attrs.epsilon },
+    );
+  },
+  vjp: ({ node, gy }) => {
+    const x = node.inputs[0]!;
+    const y = node.outputs[0]!;
+    const mean = reduceMean(x, [-1]);
+    const centred = sub(x, mean);
+    const rstd = div(1, sqrt(add(reduceMean(mul(centred, centred), [-1]), node.attrs.epsilon as number)));
+    const g = gy[0]!;
+    return [mul(rstd, sub(sub(g, reduceMean(g, [-1])), mul(y, reduceMean(mul(g, y), [-1]))))];
+  },
+});
+
+/** torch.nn.GroupNorm on NCHW with per-channel affine weight and bias [C]. */
+export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon = 1e-6): Tensor {
+  const [n, c] = x.shape as [number, number];
+  if (c % groups) throw new GraphError(`GroupNorm: ${c} channels do not split into ${groups} groups`);
+  if (weight.shape[0] !== c || bias.shape[0] !== c) throw new GraphError(`GroupNorm: weight ${weight} / bias ${bias} should be [${c}]`);
+  const rest = x.shape.slice(2);
+  const y = reshape(normalizeRows(reshape(x, [n, groups, (c / groups) * numel(rest)]), epsilon), x.shape);
+  const bshape = [c, ...rest.map(() => 1)];
+  return add(mul(y, reshape(weight, bshape)), reshape(bias, bshape));
+}

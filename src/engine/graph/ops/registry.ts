@@ -1,0 +1,42 @@
+import { GraphError, type Graph, type Node, type Tensor } from '../graph.ts';
+
+/** What an op's vector-Jacobian product receives: the node, the gradient of each output (null when no
+ * gradient flows into it) and which inputs need a gradient. */
+export interface VjpArgs {
+  readonly node: Node;
+  readonly g: Graph;
+  readonly gy: readonly (Tensor | null)[];
+  readonly needs: readonly boolean[];
+}
+
+/** The ONNX emission context handed to an op's emitter. */
+export interface Emitter {
+  name(t: Tensor): string;
+  /** name of output i of node, or '' when the output is optional and unused */
+  outName(node: Node, i: number): string;
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Readonly<Record<string, unknown>>): void;
+  int64(values: readonly number[]): string;
+  float(values: readonly number[], shape?: readonly number[]): string;
+  temp(prefix: string): string;
+}
+
+export interface OpDef {
+  /** Gradients for the inputs (null: no gradient); absent: the op has no gradient. */
+  vjp?: (a: VjpArgs) => (Tensor | null)[];
+  /** Custom ONNX emission; default: one ONNX node of the same type with the node's attributes. */
+  emit?: (node: Node, e: Emitter) => void;
+  /** Outputs after the first may be left unnamed ('') when unused. */
+  optionalOutputs?: boolean;
+}
+
+const registry = new Map<string, OpDef>();
+
+export function defineOp(op: string, def: OpDef): void {
+  registry.set(op, def);
+}
+
+export function opDef(op: string): OpDef {
+  const d = registry.get(op);
+  if (!d) throw new GraphError(`unknown op ${op}`);
+  return d;
+}

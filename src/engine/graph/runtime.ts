@@ -1,0 +1,93 @@
+import * as ort from 'onnxruntime-node';
+import type { DType } from './graph.ts';
+import type { SerializedModel } from './onnx.ts';
+
+export type Device = 'cpu' | `cuda:${number}`;
+export type HostArray = Float32Array | BigInt64Array | Uint8Array;
+
+export interface SessionOptions {
+  device?: Device;
+  /** intra-op threads (default: ORT's choice, all cores) */
+  threads?: number;
+  /** ORT graph optimisation level (default 'all') */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** write a JSON profile with this file prefix */
+  profilePrefix?: string;
+}
+
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
+}
+
+export function parseDevice(s: string): Device {
+  if (s === 'cpu') return 'cpu';
+  const m = /^cuda:(\d+)$/.exec(s);
+  if (m) return `cuda:${Number(m[1])}`;
+  throw new RuntimeError(`unknown device "${s}": expected "cpu" or "cuda:N"`);
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool' };
+
+/** An ONNX Runtime session over a serialised graph, with shape-checked named inputs and outputs. */
+export class Session {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly model: Pick<SerializedModel, 'inputs' | 'outputs'>,
+    readonly device: Device,
+  ) {}
+
+  static async create(model: SerializedModel, opts: SessionOptions = {}): Promise<Session> {
+    const device = opts.device ?? 'cpu';
+    const options: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: opts.optimization ?? 'all',
+      executionProviders: device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice(5)) }, 'cpu'],
+      externalData: model.externalData,
+      enableProfiling: opts.profilePrefix !== undefined,
+      ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
+      ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    };
+    try {
+      const session = await ort.InferenceSession.create(model.bytes, options);
+      return new Session(session, { inputs: model.inputs, outputs: model.outputs }, device);
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (device !== 'cpu' && /cuda|provider/i.test(msg)) {
+        throw new RuntimeError(
+          `could not start ONNX Runtime on ${device}: ${msg}. Install the CUDA build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (CUDA 12 + cuDNN 9), or set DEVICES=cpu`,
+        );
+      }
+      throw new RuntimeError(`ONNX Runtime could not load the graph: ${msg}`);
+    }
+  }
+
+  async run(feeds: Record<string, HostArray>, outputNames?: readonly string[]): Promise<Record<string, HostArray>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const spec of this.model.inputs) {
+      const data = feeds[spec.name];
+      if (!data) throw new RuntimeError(`missing input "${spec.name}" (${spec.dtype}[${spec.shape.join(',')}])`);
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== n) throw new RuntimeError(`input "${spec.name}" has ${data.length} values, expected ${n} for [${spec.shape.join(',')}]`);
+      ortFeeds[spec.name] = new ort.Tensor(ORT_TYPE[spec.dtype], data as Float32Array, spec.shape);
+    }
+    for (const k of Object.keys(feeds)) {
+      if (!this.model.inputs.some((i) => i.name === k)) throw new RuntimeError(`unknown input "${k}"`);
+    }
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = outputNames ? await this.session.run(ortFeeds, [...outputNames]) : await this.session.run(ortFeeds);
+    } catch (err) {
+      throw new RuntimeError(`ONNX Runtime failed while running the graph: ${(err as Error).message}`);
+    }
+    const result: Record<string, HostArray> = {};
+    for (const [k, t] of Object.entries(out)) result[k] = t.data as HostArray;
+    return result;
+  }
+
+  endProfiling(): void {
+    return this.session.endProfiling();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
