@@ -1,0 +1,56 @@
+import { readNpy } from '../src/engine/npy.ts';
+import { Graph, serialize, Session, grad, div, add, clampWithGrad, reshape } from '../src/engine/graph/index.ts';
+import { ClipModel, eotPositions } from '../src/engine/models/clip.ts';
+import { VqganModel } from '../src/engine/models/vqgan.ts';
+import { sphericalDistance } from '../src/engine/losses.ts';
+const F = '/work/shared/fixtures/parity-tiny/';
+const maxdiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0, mb = 0; for (let i = 0; i < a.length; i++) { m = Math.max(m, Math.abs(a[i]! - b[i]!)); mb = Math.max(mb, Math.abs(b[i]!)); } return `${m.toExponential(2)} (max|b| ${mb.toFixed(2)})`; };
+for (const dir of ['clip-openai', 'clip-hf']) {
+  const t0 = Date.now();
+  const clip = await ClipModel.load(F + dir);
+  console.log(dir, 'loaded', Date.now() - t0, 'ms', JSON.stringify(clip.config));
+  const tokens = readNpy(F + 'cases/tokens.npy');
+  const g = new Graph();
+  const tk = g.input('tokens', tokens.shape, 'int64');
+  const eot = g.input('eot', [tokens.shape[0]!], 'int64');
+  g.output(clip.encodeText(g, tk, eot), 'text');
+  const img = readNpy(F + 'cases/image.npy');
+  const x = g.input('image', img.shape);
+  g.output(clip.encodeImage(g, clip.normalize(g, x)), 'img');
+  const s = await Session.create(serialize(g));
+  const out = await s.run({ tokens: tokens.data as BigInt64Array, eot: eotPositions(tokens.data as BigInt64Array, 6, 77), image: img.data as Float32Array });
+  console.log(' text', maxdiff(out.text as Float32Array, readNpy(F + 'cases/text_embed.npy').data as Float32Array));
+  console.log(' image', maxdiff(out.img as Float32Array, readNpy(F + 'cases/image_embed.npy').data as Float32Array));
+}
+const vq = await VqganModel.load(F + 'vqgan');
+console.log('vqgan', vq.config);
+const z = readNpy(F + 'cases/z.npy');
+const g = new Graph();
+const zi = g.input('z', z.shape);
+g.output(vq.decode(g, zi), 'dec');
+g.output(vq.decode(g, vq.quantize(g, zi).zq), 'decq');
+const ei = readNpy(F + 'cases/encode_input.npy');
+const xi = g.input('x', ei.shape);
+const pre = vq.encode(g, add(div(xi, 0.5), -1));
+g.output(pre, 'pre');
+g.output(vq.quantize(g, pre).zq, 'preq');
+const s = await Session.create(serialize(g));
+const o = await s.run({ z: z.data as Float32Array, x: ei.data as Float32Array });
+for (const [k, f] of [['dec', 'decode'], ['decq', 'decode_quantized'], ['pre', 'encode_prequant'], ['preq', 'encode_quantized']]) console.log(' ', k, maxdiff(o[k!] as Float32Array, readNpy(F + `cases/${f}.npy`).data as Float32Array));
+// gradient
+const clip = await ClipModel.load(F + 'clip-openai');
+const g2 = new Graph();
+const z2 = g2.input('z', z.shape);
+const target = g2.input('target', [1, 32]);
+const img = clampWithGrad(div(add(vq.decode(g2, vq.quantize(g2, z2).zq), 1), 2), 0, 1);
+const emb = clip.encodeImage(g2, clip.normalize(g2, img));
+const loss = reshape(sphericalDistance(emb, target), []);
+const [gz] = grad(loss, [z2]);
+g2.output(loss, 'loss'); g2.output(gz!, 'gz');
+const s2 = await Session.create(serialize(g2));
+const te = readNpy(F + 'cases/text_embed.npy').data as Float32Array;
+const o2 = await s2.run({ z: z.data as Float32Array, target: te.subarray(0, 32) });
+const ref = readNpy(F + 'cases/grad_z.npy').data as Float32Array;
+const a = o2.gz as Float32Array; let dot = 0, na = 0, nb = 0, d2 = 0;
+for (let i = 0; i < a.length; i++) { dot += a[i]! * ref[i]!; na += a[i]! ** 2; nb += ref[i]! ** 2; d2 += (a[i]! - ref[i]!) ** 2; }
+console.log('loss', (o2.loss as Float32Array)[0], 'ref 0.9041141271591187; cos', dot / Math.sqrt(na * nb), 'relL2', Math.sqrt(d2 / nb));
