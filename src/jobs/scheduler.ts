@@ -12,6 +12,8 @@
  *
  * So user A with 5 jobs and user B with 1 alternate A, B, A, A, ...; a big guild gets the same turns as a
  * small one. "Served" stamps are taken when a job starts and are seeded from the store on recover().
+ * Exception: jobs that already started once and were interrupted (crash or graceful restart) go before
+ * all fresh jobs (among themselves by the same rule), so work in progress finishes before new work starts.
  *
  * Queue positions and ETAs come from a projection of the same rule over all waiting jobs, laid onto the
  * device slots (a slot frees when its running job's remaining cost is done). Cost of a job on a device =
@@ -362,25 +364,31 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
     const out: JobRecord[] = [];
     const head = (userId: string, list: JobRecord[]): JobRecord | undefined => list[cursor.get(userId) ?? 0];
     const stampOf = (m: Map<string, number>, k: string): number => m.get(k) ?? -Infinity;
+    // key: [interrupted job waiting to resume ? 0 : 1, served stamp, oldest seq]: lowest wins
+    const less = (a: [number, number, number], b: [number, number, number]): boolean =>
+      a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
     while (out.length < limit) {
-      let best: { g: string; users: [string, JobRecord[]][]; stamp: number; seq: number } | undefined;
+      let best: { g: string; users: [string, JobRecord[]][]; key: [number, number, number] } | undefined;
       for (const grp of groups) {
         let minSeq = Infinity;
+        let resumed = 1;
         for (const [u, list] of grp.users) {
           const h = head(u, list);
-          if (h && h.seq < minSeq) minSeq = h.seq;
+          if (!h) continue;
+          if (h.seq < minSeq) minSeq = h.seq;
+          if (h.startedAt) resumed = 0;
         }
         if (minSeq === Infinity) continue;
-        const stamp = stampOf(gStamp, grp.g);
-        if (!best || stamp < best.stamp || (stamp === best.stamp && minSeq < best.seq)) best = { ...grp, stamp, seq: minSeq };
+        const key: [number, number, number] = [resumed, stampOf(gStamp, grp.g), minSeq];
+        if (!best || less(key, best.key)) best = { ...grp, key };
       }
       if (!best) break;
-      let pickU: { u: string; job: JobRecord; stamp: number } | undefined;
+      let pickU: { u: string; job: JobRecord; key: [number, number, number] } | undefined;
       for (const [u, list] of best.users) {
         const h = head(u, list);
         if (!h) continue;
-        const stamp = stampOf(uStamp, u);
-        if (!pickU || stamp < pickU.stamp || (stamp === pickU.stamp && h.seq < pickU.job.seq)) pickU = { u, job: h, stamp };
+        const key: [number, number, number] = [h.startedAt ? 0 : 1, stampOf(uStamp, u), h.seq];
+        if (!pickU || less(key, pickU.key)) pickU = { u, job: h, key };
       }
       const { u, job } = pickU!;
       out.push(job);
@@ -478,6 +486,9 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
   private async execute(r: Running): Promise<void> {
     const { device, controller } = r;
     const id = r.job.id;
+    // start on a later turn of the event loop: submit()/recover() return (and their callers can record
+    // the job) before 'started' is emitted
+    await new Promise<void>((res) => setImmediate(res));
     if (controller.signal.aborted) {
       if (!r.cancelled) this.store.markQueued(id); // shutdown before it began: stays queued
       return;
