@@ -1,0 +1,364 @@
+import { Graph, Session, serialize, type Device, type HostArray } from '../graph/index.ts';
+import { ClipModel, eotPositions } from '../models/clip.ts';
+import { ClipTokenizer } from '../models/tokenizer.ts';
+import { VqganModel } from '../models/vqgan.ts';
+import { sampleCutouts, type CutoutSpec } from './cutouts.ts';
+import { chwToRgb, encodePng, loadImageCHW, shrinkFrame, timelapse } from './images.ts';
+import { createOptimiser } from './optimisers.ts';
+import { Prng } from './prng.ts';
+import { roundSize, type GenerateSettings } from './settings.ts';
+import { buildEncodeGraph, buildImageEmbedGraph, buildStepGraph } from './step-graph.ts';
+
+export interface Models {
+  clip: ClipModel;
+  vqgan: VqganModel;
+  tokenizer: ClipTokenizer;
+}
+
+export async function loadModels(clipDir: string, vqganDir: string): Promise<Models> {
+  const [clip, vqgan, tokenizer] = await Promise.all([ClipModel.load(clipDir), VqganModel.load(vqganDir), ClipTokenizer.load(clipDir)]);
+  return { clip, vqgan, tokenizer };
+}
+
+export interface EngineState {
+  /** steps completed; the next step to run */
+  step: number;
+  z: Float32Array;
+  zShape: number[];
+  optimiser: { name: string; state: Record<string, Float32Array | number> };
+  rng: number[];
+}
+
+export interface StepReport {
+  step: number;
+  steps: number;
+  loss: number;
+  similarity: number;
+  itPerSec: number;
+  etaSec: number;
+}
+
+export interface GenerateHooks {
+  signal?: AbortSignal;
+  resume?: EngineState;
+  onProgress?(p: StepReport): void;
+  /** every saveEvery steps: the picture at that step and the state to resume after it */
+  onSnapshot?(s: { step: number; png: Buffer; state: EngineState }): void;
+  /** called when aborted for shutdown, with the state to resume from */
+  onAbortState?(state: EngineState): void;
+}
+
+export interface GenerateResult {
+  png: Buffer;
+  width: number;
+  height: number;
+  timelapseWebp?: Buffer;
+  timelapseGif?: Buffer;
+  finalZ: { data: Float32Array; shape: number[] };
+  metadata: Record<string, unknown>;
+  timings: { buildMs: number; sessionMs: number; stepMs: number[] };
+}
+
+export class AbortedError extends Error {
+  override name = 'AbortedError';
+  constructor(readonly reason: unknown) {
+    super('generation cancelled');
+  }
+}
+
+const MAX_TEXT_PROMPTS_SLOTS = 8;
+
+/** Owns the ONNX Runtime sessions of one device; builds each graph once per shape and reuses it. */
+export class Engine {
+  private readonly sessions = new Map<string, Promise<{ session: Session; buildMs: number; sessionMs: number; nodeCount: number }>>();
+
+  constructor(
+    readonly models: Models,
+    readonly device: Device = 'cpu',
+    readonly threads?: number,
+  ) {}
+
+  private session(key: string, build: () => { model: import('../graph/index.ts').SerializedModel; buildMs: number; nodeCount: number }) {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = (async () => {
+        const built = build();
+        const t0 = performance.now();
+        const session = await Session.create(built.model, { device: this.device, ...(this.threads ? { threads: this.threads } : {}) });
+        return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
+      })();
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** CLIP text embeddings [P, D] of the prompts; reports which were truncated to the context length. */
+  async embedTexts(texts: string[]): Promise<{ embeds: Float32Array; truncated: boolean[] }> {
+    const { clip, tokenizer } = this.models;
+    const ctx = clip.config.text.contextLength;
+    const tok = tokenizer.tokenize(texts, ctx);
+    const { session } = await this.session(`text:${texts.length}`, () => {
+      const t0 = performance.now();
+      const g = new Graph();
+      const ids = g.input('tokens', [texts.length, ctx], 'int64');
+      const eot = g.input('eot', [texts.length], 'int64');
+      g.output(clip.encodeText(g, ids, eot), 'embeds');
+      const model = serialize(g);
+      return { model, buildMs: performance.now() - t0, nodeCount: model.nodeCount };
+    });
+    const out = await session.run({ tokens: tok.ids, eot: eotPositions(tok.ids, texts.length, ctx) });
+    return { embeds: out.embeds as Float32Array, truncated: tok.truncated };
+  }
+
+  async stepSession(spec: { zShape: [number, number, number, number]; cut: CutoutSpec; targets: number }) {
+    const key = `step:${spec.zShape.join('x')}:${JSON.stringify(spec.cut)}:${spec.targets}`;
+    return this.session(key, () => buildStepGraph(this.models.clip, this.models.vqgan, spec));
+  }
+
+  async generate(settingsIn: GenerateSettings, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+    const { clip, vqgan } = this.models;
+    const { factor, embedDim: E } = vqgan.config;
+    const { width, height } = roundSize(settingsIn.width, settingsIn.height, factor);
+    const s = { ...settingsIn, width, height };
+    const zShape: [number, number, number, number] = [1, E, height / factor, width / factor];
+    const zSize = zShape.reduce((a, b) => a * b, 1);
+    const D = clip.config.embedDim;
+    const cut: CutoutSpec = { method: s.cutMethod, cutn: s.cutn, cutSize: clip.inputSize, cutPow: s.cutPow, augments: s.augments, width, height };
+
+    // The seed is taken before anything random happens, so it fixes the start as well as every step.
+    const rng = hooks.resume ? new Prng(hooks.resume.rng) : new Prng(s.seed);
+
+    // Targets: text prompts, image prompts (one row per cutout), noise prompts.
+    const rows: { embed: Float32Array; sign: number; coef: number; stop: number }[] = [];
+    const texts = s.prompts;
+    if (texts.length) {
+      const { embeds } = await this.embedTexts(texts.map((p) => p.text));
+      texts.forEach((p, i) => rows.push({ embed: embeds.subarray(i * D, (i + 1) * D), sign: Math.sign(p.weight), coef: Math.abs(p.weight) / s.cutn, stop: p.stop }));
+    }
+    if (s.imagePrompts.length) {
+      const { session } = await this.session(`imgembed:${JSON.stringify(cut)}`, () => buildImageEmbedGraph(clip, cut));
+      const promptRng = new Prng(s.seed ^ 0x5bd1e995);
+      for (const ip of s.imagePrompts) {
+        const image = await loadImageCHW(ip.source, width, height);
+        const out = await session.run({ image, ...sampleCutouts(promptRng, cut) });
+        const e = out.embeds as Float32Array;
+        for (let c = 0; c < s.cutn; c++) {
+          rows.push({ embed: e.subarray(c * D, (c + 1) * D), sign: Math.sign(ip.weight), coef: Math.abs(ip.weight) / s.cutn / s.cutn, stop: ip.stop });
+        }
+      }
+    }
+    for (const np of s.noisePrompts) {
+      const embed = new Prng(np.seed).fillNormal(new Float32Array(D));
+      rows.push({ embed, sign: Math.sign(np.weight), coef: Math.abs(np.weight) / s.cutn, stop: -Infinity });
+    }
+    if (!rows.length) throw new Error('nothing to paint towards: give a text, image or noise prompt');
+    const slots = Math.max(MAX_TEXT_PROMPTS_SLOTS, Math.ceil(rows.length / MAX_TEXT_PROMPTS_SLOTS) * MAX_TEXT_PROMPTS_SLOTS);
+    const targets = new Float32Array(slots * D);
+    const sign = new Float32Array(slots);
+    const coef = new Float32Array(slots);
+    const stop = new Float32Array(slots).fill(-Infinity);
+    rows.forEach((r, i) => {
+      targets.set(r.embed, i * D);
+      sign[i] = r.sign;
+      coef[i] = r.coef;
+      stop[i] = r.stop;
+    });
+    const similarityRow = Math.max(0, rows.findIndex((r) => r.sign > 0));
+
+    // Initial latent.
+    let z: Float32Array;
+    let startStep = 0;
+    const opt = createOptimiser(s.optimiser, s.lr, zSize);
+    if (hooks.resume) {
+      if (hooks.resume.z.length !== zSize) throw new Error(`checkpoint latent has ${hooks.resume.z.length} values, this job needs ${zSize}`);
+      z = hooks.resume.z.slice();
+      opt.load(hooks.resume.optimiser.state);
+      startStep = hooks.resume.step;
+    } else {
+      z = await this.initialLatent(s, rng, zShape);
+    }
+    const anchor = new Float32Array(zSize);
+    const { min: zMin, max: zMax } = vqgan.codebookRange();
+    const hw = zShape[2] * zShape[3];
+
+    const step = await this.stepSession({ zShape, cut, targets: slots });
+    const stepMs: number[] = [];
+    const frames: Buffer[] = [];
+    let frameSize = { width, height };
+    const state = (n: number): EngineState => ({ step: n, z: z.slice(), zShape: [...zShape], optimiser: { name: opt.name, state: opt.state() }, rng: rng.state() });
+
+    let lastImage: Float32Array | null = null;
+    const run = async (i: number, withCutouts: boolean) => {
+      const initCoef = s.initWeight ? s.initWeight / (2 * (2 * i + 1)) : 0;
+      const feeds: Record<string, HostArray> = {
+        z,
+        targets,
+        target_sign: sign,
+        target_coef: coef,
+        target_stop: stop,
+        init_anchor: anchor,
+        init_coef: Float32Array.of(initCoef),
+        ...sampleCutouts(withCutouts ? rng : new Prng(s.seed + i), cut),
+      };
+      return step.session.run(feeds);
+    };
+
+    for (let i = startStep; i < s.steps; i++) {
+      if (hooks.signal?.aborted) {
+        hooks.onAbortState?.(state(i));
+        throw new AbortedError(hooks.signal.reason);
+      }
+      const t0 = performance.now();
+      const out = await run(i, true);
+      const grad = out.grad_z as Float32Array;
+      opt.step(z, grad);
+      for (let c = 0; c < E; c++) {
+        const lo = zMin[c]!;
+        const hi = zMax[c]!;
+        for (let p = c * hw; p < (c + 1) * hw; p++) z[p] = Math.min(hi, Math.max(lo, z[p]!));
+      }
+      const ms = performance.now() - t0;
+      stepMs.push(ms);
+      lastImage = out.image as Float32Array;
+      const recent = stepMs.slice(-10);
+      const avg = recent.reduce((a, b) => a + b, 0) / recent.length;
+      hooks.onProgress?.({
+        step: i + 1,
+        steps: s.steps,
+        loss: (out.loss as Float32Array)[0]!,
+        similarity: similarity(out.embeds as Float32Array, targets, similarityRow, s.cutn, D),
+        itPerSec: 1000 / avg,
+        etaSec: ((s.steps - i - 1) * avg) / 1000,
+      });
+      if (s.saveEvery > 0 && i % s.saveEvery === 0) {
+        const rgb = chwToRgb(lastImage, width, height);
+        if (s.timelapse) {
+          const f = await shrinkFrame(rgb, width, height, 256);
+          frames.push(f.data);
+          frameSize = { width: f.width, height: f.height };
+        }
+        if (hooks.onSnapshot) hooks.onSnapshot({ step: i, png: await encodePng(rgb, width, height), state: state(i + 1) });
+      }
+    }
+
+    // The final picture: the decode of the last z (the forward of one more step, no update).
+    const final = await run(s.steps, false);
+    const rgb = chwToRgb(final.image as Float32Array, width, height);
+    const metadata: Record<string, unknown> = {
+      prompt: s.prompts.map((p) => (p.weight === 1 && p.stop === -Infinity ? p.text : `${p.text}:${p.weight}${p.stop === -Infinity ? '' : `:${p.stop}`}`)).join(' | '),
+      seed: s.seed,
+      steps: s.steps,
+      width,
+      height,
+      cutn: s.cutn,
+      cutMethod: s.cutMethod,
+      cutPow: s.cutPow,
+      augments: s.augments,
+      lr: s.lr,
+      optimiser: s.optimiser,
+      initWeight: s.initWeight,
+      device: this.device,
+      software: 'Reverie',
+    };
+    const png = await encodePng(rgb, width, height, {
+      prompt: String(metadata.prompt),
+      seed: String(s.seed),
+      settings: JSON.stringify(metadata),
+      Software: 'Reverie (VQGAN+CLIP)',
+    });
+    let tl: { webp: Buffer; gif: Buffer } | undefined;
+    if (s.timelapse) {
+      const last = await shrinkFrame(rgb, width, height, 256);
+      frames.push(last.data);
+      frameSize = { width: last.width, height: last.height };
+      tl = await timelapse(frames, frameSize.width, frameSize.height);
+    }
+    return {
+      png,
+      width,
+      height,
+      ...(tl ? { timelapseWebp: tl.webp, timelapseGif: tl.gif } : {}),
+      finalZ: { data: z, shape: [...zShape] },
+      metadata,
+      timings: { buildMs: step.buildMs, sessionMs: step.sessionMs, stepMs },
+    };
+  }
+
+  private async initialLatent(s: GenerateSettings, rng: Prng, zShape: [number, number, number, number]): Promise<Float32Array> {
+    const { vqgan } = this.models;
+    const [, E, h, w] = zShape;
+    if (s.initZ) {
+      if (s.initZ.length !== E * h * w) throw new Error(`the starting latent has ${s.initZ.length} values but a ${s.width}×${s.height} picture needs ${E * h * w}`);
+      return s.initZ.slice();
+    }
+    let image: Float32Array | null = null;
+    if (s.initImage) image = await loadImageCHW(s.initImage, s.width, s.height);
+    else if (s.initNoise) image = noiseImage(rng, s.initNoise, s.width, s.height);
+    if (image) {
+      const { session } = await this.session(`encode:${s.width}x${s.height}`, () => buildEncodeGraph(vqgan, s.width, s.height));
+      const out = await session.run({ image });
+      return (out.z as Float32Array).slice();
+    }
+    // uniformly random codebook entries
+    const z = new Float32Array(E * h * w);
+    const cb = vqgan.codebook;
+    for (let p = 0; p < h * w; p++) {
+      const k = rng.int(vqgan.config.nEmbed);
+      for (let c = 0; c < E; c++) z[c * h * w + p] = cb[k * E + c]!;
+    }
+    return z;
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      try {
+        await (await s).session.release();
+      } catch {
+        // a session that failed to build has nothing to release
+      }
+    }
+    this.sessions.clear();
+  }
+}
+
+/** Mean cosine similarity of the cutout embeddings with one target row. */
+function similarity(embeds: Float32Array, targets: Float32Array, row: number, cutn: number, D: number): number {
+  const t = targets.subarray(row * D, (row + 1) * D);
+  let tn = 0;
+  for (let k = 0; k < D; k++) tn += t[k]! ** 2;
+  let sum = 0;
+  for (let c = 0; c < cutn; c++) {
+    let dot = 0;
+    let en = 0;
+    for (let k = 0; k < D; k++) {
+      const e = embeds[c * D + k]!;
+      dot += e * t[k]!;
+      en += e * e;
+    }
+    sum += dot / Math.sqrt(en * tn || 1);
+  }
+  return sum / cutn;
+}
+
+/** Init noise images of the reference: uniform random pixels, or random linear colour ramps. */
+function noiseImage(rng: Prng, kind: 'pixels' | 'gradient', width: number, height: number): Float32Array {
+  const P = width * height;
+  const out = new Float32Array(3 * P);
+  if (kind === 'pixels') {
+    for (let i = 0; i < out.length; i++) out[i] = rng.uniform();
+    return out;
+  }
+  const horizontal = rng.bernoulli(0.5);
+  for (let c = 0; c < 3; c++) {
+    const a = rng.uniform();
+    const b = rng.uniform();
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const t = horizontal ? x / Math.max(1, width - 1) : y / Math.max(1, height - 1);
+        out[c * P + y * width + x] = a + (b - a) * t;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+import type { WeightedPrompt } from '../../commands/prompt-parse.ts';
+import type { Augment, CutMethod } from './cutouts.ts';
+import type { OptimiserName } from './optimisers.ts';
+
+export interface ImagePrompt {
+  /** a file path, or the image bytes */
+  source: string | Buffer;
+  weight: number;
+  stop: number;
+}
+
+export interface NoisePrompt {
+  seed: number;
+  weight: number;
+}
+
+/** Everything one picture needs, defaults filled (see defaultSettings). */
+export interface GenerateSettings {
+  prompts: WeightedPrompt[];
+  imagePrompts: ImagePrompt[];
+  noisePrompts: NoisePrompt[];
+  width: number;
+  height: number;
+  /** optimisation steps; the final image is the decode after the last step */
+  steps: number;
+  seed: number;
+  cutn: number;
+  cutMethod: CutMethod;
+  cutPow: number;
+  augments: Augment[];
+  lr: number;
+  optimiser: OptimiserName;
+  initImage?: string | Buffer;
+  initNoise?: 'pixels' | 'gradient';
+  /** a latent to start from (variations), shape [1, E, h, w] */
+  initZ?: Float32Array;
+  initWeight: number;
+  /** snapshot (and checkpoint) every N steps; 0 = never */
+  saveEvery: number;
+  /** keep snapshots for a timelapse */
+  timelapse: boolean;
+}
+
+export const DEFAULTS = {
+  width: 256,
+  height: 256,
+  steps: 200,
+  cutn: 32,
+  cutMethod: 'latest' as CutMethod,
+  cutPow: 1,
+  lr: 0.1,
+  optimiser: 'Adam' as OptimiserName,
+  initWeight: 0,
+  saveEvery: 50,
+};
+
+/** Size rounded down to a multiple of the VQGAN factor (at least one token per side). */
+export function roundSize(width: number, height: number, factor: number): { width: number; height: number } {
+  return { width: Math.max(factor, Math.floor(width / factor) * factor), height: Math.max(factor, Math.floor(height / factor) * factor) };
+}
