@@ -75,8 +75,9 @@ export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvTran
   const [cw, mg, kh, kw] = w.shape as [number, number, number, number];
   if (c !== cw) throw new GraphError(`ConvTranspose: input ${x} has ${c} channels, weight ${w} expects ${cw}`);
   for (let i = 0; i < 2; i++) {
-    if (op[i]! < 0 || op[i]! >= Math.max(o.strides[i]!, o.dilations[i]!)) {
-      throw new GraphError(`ConvTranspose: output padding ${op[i]} must be in [0, max(stride, dilation))`);
+    // torch allows up to max(stride, dilation) − 1, but ONNX Runtime rejects output padding ≥ stride at run time.
+    if (op[i]! < 0 || op[i]! >= o.strides[i]!) {
+      throw new GraphError(`ConvTranspose: output padding ${op[i]} must be in [0, stride ${o.strides[i]}) (ONNX Runtime's limit)`);
     }
   }
   const m = mg * o.group;

@@ -137,7 +137,20 @@ defineOp('Slice', {
   vjp: ({ node, gy }) => {
     const x = node.inputs[0]!;
     const steps = node.attrs.steps as number[];
-    if (steps.some((s) => s !== 1)) throw new GraphError('Slice: gradient only for step 1 (use gather for flips and strides)');
+    if (steps.some((s) => s !== 1)) {
+      // A strided or reversed slice gathers constant indices along each sliced axis: scatter them back.
+      const axes = node.attrs.axes as number[];
+      const starts = node.attrs.starts as number[];
+      let g = gy[0]!;
+      for (let i = axes.length - 1; i >= 0; i--) {
+        const a = axes[i]!;
+        const idx = BigInt64Array.from({ length: g.shape[a]! }, (_, k) => BigInt(starts[i]! + k * steps[i]!));
+        const shape = [...g.shape];
+        shape[a] = x.shape[a]!;
+        g = gatherBackward(g, x.graph.constant(idx, [idx.length]), a, shape);
+      }
+      return [g];
+    }
     const pads = new Array<number>(2 * x.rank).fill(0);
     (node.attrs.axes as number[]).forEach((a, i) => {
       const s = (node.attrs.starts as number[])[i]!;
