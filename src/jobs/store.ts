@@ -285,10 +285,11 @@ export class JobStore {
     if (Object.keys(cols).length) this.update(id, cols);
   }
 
+  /** Only from queued (or running again); a cancelled or finished job is never revived. */
   markRunning(id: string, device: string, now = Date.now()): void {
     this.tx(() =>
       this.db
-        .prepare("UPDATE jobs SET state = 'running', device = ?, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ?")
+        .prepare("UPDATE jobs SET state = 'running', device = ?, started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND state IN ('queued', 'running')")
         .run(device, now, now, id),
     );
   }
@@ -369,7 +370,7 @@ export class JobStore {
       const buf = encodeCheckpoint(c);
       const file = path.join(dir, `checkpoint-${c.step}-${tag()}.bin`);
       this.writeFileAtomic(file, buf);
-      Object.assign(cols, { checkpoint_path: file, checkpoint_step: c.step, checkpoint_sha256: sha256(buf), checkpoint_size: buf.length });
+      Object.assign(cols, { checkpoint_path: file, checkpoint_step: c.step, checkpoint_sha256: sha256(buf), checkpoint_size: buf.length, step: c.step });
       out.checkpointPath = file;
     }
     if (snapshot) {

@@ -138,6 +138,18 @@ describe('cancel, re-roll, pause', () => {
     expect(fs.readdirSync(store.jobDir(long)).filter((f) => f.startsWith('checkpoint'))).toEqual([]);
   });
 
+  it('a job cancelled between dispatch and start never runs and stays cancelled', async () => {
+    const { scheduler, store, runners, started } = rig();
+    const id = scheduler.submit(newJob('A')).job.id; // dispatched at once (device free), starts next tick
+    expect(scheduler.cancel(id)).toMatchObject({ ok: true, wasRunning: true });
+    await scheduler.whenIdle();
+    expect(runners[0]!.runs).toEqual([]);
+    expect(started()).toEqual([]);
+    expect(store.getJob(id)!.state).toBe('cancelled');
+    store.markRunning(id, 'cpu'); // the store refuses to revive it, too
+    expect(store.getJob(id)!.state).toBe('cancelled');
+  });
+
   it('re-roll makes a new job linked to its parent with the new seed', async () => {
     const { scheduler, store } = rig();
     const parent = scheduler.submit(newJob('A', { req: { prompt: 'owl', seed: 1 } })).job;
