@@ -1,0 +1,163 @@
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Checkpoint, JobRecord, JobResult, JobRunner, JobRunnerContext } from '../jobs/types.ts';
+import type { Device } from './graph/index.ts';
+import type { EngineState } from './generate/generator.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
+
+export interface EngineRunnerOptions {
+  clipDir: string;
+  vqganDir: string;
+  device: Device;
+  threads?: number;
+  /** keep snapshots and make a timelapse (default true) */
+  timelapse?: boolean;
+  onWorkerRestart?(device: string, reason: string): void;
+}
+
+interface Active {
+  jobId: string;
+  ctx: JobRunnerContext;
+  resolve(r: JobResult): void;
+  reject(e: Error): void;
+}
+
+const workerUrl = new URL('./worker-entry.mjs', import.meta.url);
+
+/**
+ * A JobRunner backed by one worker thread per device. A crash or an ONNX Runtime error fails only the
+ * job that was running, and a fresh worker takes its place.
+ */
+export class EngineRunner implements JobRunner {
+  readonly device: string;
+  private worker!: Worker;
+  private ready!: Promise<void>;
+  private active: Active | null = null;
+  private closed = false;
+  restarts = 0;
+
+  constructor(private readonly opts: EngineRunnerOptions) {
+    this.device = opts.device;
+    this.spawn();
+  }
+
+  get alive(): boolean {
+    return !this.closed && this.worker.threadId >= 0;
+  }
+
+  private spawn(): void {
+    const init: WorkerInit = { clipDir: this.opts.clipDir, vqganDir: this.opts.vqganDir, device: this.opts.device, ...(this.opts.threads ? { threads: this.opts.threads } : {}) };
+    const w = new Worker(fileURLToPath(workerUrl), { workerData: init });
+    this.worker = w;
+    let readyResolve!: () => void;
+    let readyReject!: (e: Error) => void;
+    this.ready = new Promise<void>((res, rej) => {
+      readyResolve = res;
+      readyReject = rej;
+    });
+    this.ready.catch(() => {});
+    w.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') readyResolve();
+      else if (m.type === 'error' && !m.jobId) readyReject(new Error(m.message));
+      else this.onMessage(m);
+    });
+    const fail = (reason: string) => {
+      if (this.worker !== w) return;
+      readyReject(new Error(reason));
+      const a = this.active;
+      this.active = null;
+      a?.reject(new Error(`the engine worker on ${this.device} stopped (${reason}); the job could not finish`));
+      if (!this.closed) {
+        this.restarts++;
+        this.opts.onWorkerRestart?.(this.device, reason);
+        this.spawn();
+      }
+    };
+    w.on('error', (err) => fail(err.message));
+    w.on('exit', (code) => fail(`exit code ${code}`));
+  }
+
+  private onMessage(m: FromWorker): void {
+    const a = this.active;
+    if (!a || !('jobId' in m) || m.jobId !== a.jobId) return;
+    switch (m.type) {
+      case 'progress':
+        a.ctx.onProgress({ step: m.step, steps: m.steps, loss: m.loss, similarity: m.similarity, itPerSec: m.itPerSec, etaSec: m.etaSec });
+        break;
+      case 'snapshot':
+        a.ctx.onSnapshot({ step: m.step, png: Buffer.from(m.png), checkpoint: toCheckpoint(m.state) });
+        break;
+      case 'aborted':
+        if (m.state) a.ctx.onCheckpoint(toCheckpoint(m.state));
+        this.active = null;
+        a.reject(new Error('cancelled'));
+        break;
+      case 'done':
+        this.active = null;
+        a.resolve({
+          png: Buffer.from(m.png),
+          ...(m.timelapseWebp ? { timelapseWebp: Buffer.from(m.timelapseWebp) } : {}),
+          ...(m.timelapseGif ? { timelapseGif: Buffer.from(m.timelapseGif) } : {}),
+          finalZ: m.finalZ,
+          metadata: { ...m.metadata, stepMs: median(m.stepMs) },
+        });
+        break;
+      case 'error':
+        this.active = null;
+        a.reject(new Error(m.message));
+        break;
+    }
+  }
+
+  async run(job: JobRecord, ctx: JobRunnerContext): Promise<JobResult> {
+    if (this.closed) throw new Error(`the ${this.device} engine is shut down`);
+    if (this.active) throw new Error(`the ${this.device} engine is already running job ${this.active.jobId}`);
+    await this.ready;
+    return new Promise<JobResult>((resolve, reject) => {
+      this.active = { jobId: job.id, ctx, resolve, reject };
+      const onAbort = () => this.post({ type: 'cancel', jobId: job.id, reason: ctx.signal.reason });
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      this.post({
+        type: 'start',
+        jobId: job.id,
+        request: job.request,
+        timelapse: this.opts.timelapse ?? true,
+        ...(ctx.resume ? { resume: fromCheckpoint(ctx.resume) } : {}),
+      });
+    });
+  }
+
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  /** Kills the worker hard (tests of crash containment). */
+  crashForTest(): void {
+    this.post({ type: 'crash-for-test' });
+  }
+
+  /** Resolves once the current worker has loaded its models. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker.terminate();
+  }
+}
+
+function toCheckpoint(s: EngineState): Checkpoint {
+  return { step: s.step, z: s.z, zShape: s.zShape, optimiser: s.optimiser, rng: s.rng };
+}
+
+function fromCheckpoint(c: Checkpoint): EngineState {
+  return { step: c.step, z: c.z, zShape: c.zShape, optimiser: c.optimiser, rng: c.rng };
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
