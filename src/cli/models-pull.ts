@@ -1,0 +1,73 @@
+/**
+ * npm run models:pull [-- --check] [-- --models-dir DIR]
+ *
+ * Downloads the default CLIP and VQGAN weights into MODELS_DIR (resuming partial downloads), checks
+ * every file, writes MODELS_DIR/manifest.json. Exit 0 when every file is in place and checks out,
+ * 1 otherwise, with one message that lists what is missing, its URL and where to put it by hand.
+ */
+import { ConfigError, loadConfig } from '../config.ts';
+import { pullModels } from '../models/pull.ts';
+
+const USAGE = `Usage: npm run models:pull [-- --check] [-- --models-dir DIR]
+
+Downloads CLIP ViT-B/32 and VQGAN imagenet_f16_16384 (about 1.6 GB) into MODELS_DIR (default ./models),
+resuming partial downloads, and checks every file's tensors. --check only checks what is there.
+Environment: MODELS_DIR, REVERIE_HF_BASE, REVERIE_HEIBOX_BASE (see .env.example).`;
+
+async function main(argv: string[]): Promise<number> {
+  let checkOnly = false;
+  let modelsDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--check') checkOnly = true;
+    else if (a === '--models-dir') modelsDir = argv[++i];
+    else if (a.startsWith('--models-dir=')) modelsDir = a.slice('--models-dir='.length);
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    } else {
+      process.stderr.write(`models:pull: unknown argument "${a}"\n${USAGE}\n`);
+      return 2;
+    }
+  }
+  if (modelsDir === '') modelsDir = undefined;
+
+  let config;
+  try {
+    config = loadConfig(process.env, { requireToken: false });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const dir = modelsDir ?? config.modelsDir;
+  process.stderr.write(`${checkOnly ? 'Checking' : 'Pulling'} model weights in ${dir}\n`);
+  const result = await pullModels({
+    modelsDir: dir,
+    bases: { hf: config.hfBase, heibox: config.heiboxBase },
+    checkOnly,
+  });
+  if (result.ok) {
+    process.stdout.write(`${result.report}\n`);
+    return 0;
+  }
+  process.stderr.write(`${result.report}\n`);
+  return 1;
+}
+
+process.on('SIGINT', () => {
+  process.stderr.write('\nInterrupted. Partial downloads are kept: run `npm run models:pull` again to resume.\n');
+  process.exit(130);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`models:pull: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

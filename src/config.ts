@@ -1,0 +1,478 @@
+/**
+ * Configuration: environment variables (optionally from a `.env` file in the working directory),
+ * validated with zod. Every variable is declared once, in VARIABLES below; .env.example and the
+ * README's configuration table are checked against it by test/config.test.ts.
+ *
+ * A missing or malformed value throws ConfigError, whose message is a single line naming the variable
+ * and what it expects, e.g.
+ *   DEVICES: expected "cpu" or a comma list like "cuda:0,cuda:1", got "gpu0"
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { z } from 'zod';
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  /** The variables at fault, in the order they were reported. */
+  readonly variables: string[];
+  constructor(message: string, variables: string[]) {
+    super(message);
+    this.variables = variables;
+  }
+}
+
+/** One compute device: `cpu`, or `cuda:<n>` (ONNX Runtime CUDA execution provider with deviceId n). */
+export interface DeviceSpec {
+  /** Canonical name: "cpu" or "cuda:0". */
+  name: string;
+  provider: 'cpu' | 'cuda';
+  /** CUDA device ordinal; 0 for cpu. */
+  deviceId: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const SNOWFLAKE = /^\d{17,20}$/;
+const DEVICE_ITEM = /^(cpu|cuda(:\d{1,2})?)$/;
+
+export function parseDevices(raw: string): DeviceSpec[] | undefined {
+  const items = raw.split(',').map((s) => s.trim().toLowerCase());
+  if (items.length === 0 || items.some((s) => !DEVICE_ITEM.test(s))) return undefined;
+  const devices = items.map((s): DeviceSpec => {
+    if (s === 'cpu') return { name: 'cpu', provider: 'cpu', deviceId: 0 };
+    const id = s.includes(':') ? Number(s.split(':')[1]) : 0;
+    return { name: `cuda:${id}`, provider: 'cuda', deviceId: id };
+  });
+  if (new Set(devices.map((d) => d.name)).size !== devices.length) return undefined;
+  return devices;
+}
+
+function int(min: number, max: number) {
+  return z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+}
+
+function httpUrl() {
+  return z
+    .string()
+    .refine((s) => {
+      try {
+        const u = new URL(s);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    })
+    .transform((s) => s.replace(/\/+$/, ''));
+}
+
+interface VariableDef<T> {
+  /** zod schema applied to the raw string (empty strings count as unset). */
+  schema: z.ZodType<T, string>;
+  /** What a good value looks like, for the one-line error ("expected ..."). */
+  expects: string;
+  /** Default as written in .env.example / README; undefined = no default. */
+  default?: string;
+  /** Default computed at load time (e.g. from the number of cores). */
+  dynamicDefault?: () => string;
+  /** How the default is described in docs when it is computed. */
+  defaultDoc?: string;
+  required?: boolean;
+  /** A sample value for .env.example when there is no fixed default. */
+  example?: string;
+  /** One line for .env.example and the README table. */
+  doc: string;
+  /** Variables that only models:pull or tests normally touch. */
+  group: 'discord' | 'engine' | 'limits' | 'storage' | 'operations' | 'models';
+}
+
+function v<T>(def: VariableDef<T>): VariableDef<T> {
+  return def;
+}
+
+/**
+ * The schema, in one place. Order here is the order of .env.example and the README table.
+ */
+export const VARIABLES = {
+  DISCORD_TOKEN: v({
+    schema: z.string().regex(/^\S{20,}$/),
+    expects: 'the bot token from the Discord Developer Portal (Bot → Reset Token)',
+    required: true,
+    doc: 'Bot token (Developer Portal → your application → Bot → Reset Token). Required by `npm start`. Keep it secret.',
+    group: 'discord',
+  }),
+  DISCORD_APP_ID: v({
+    schema: z.string().regex(SNOWFLAKE),
+    expects: 'the application id, a 17–20 digit snowflake',
+    defaultDoc: 'read from the token',
+    doc: 'Application id (Developer Portal → General Information). Used to register slash commands; derived from the token when unset.',
+    group: 'discord',
+  }),
+  DISCORD_GUILD_ID: v({
+    schema: z.string().regex(SNOWFLAKE),
+    expects: 'a server (guild) id, a 17–20 digit snowflake',
+    doc: 'Register slash commands in this one server only (instant). Unset: global commands (can take up to an hour to appear).',
+    group: 'discord',
+  }),
+  DISCORD_API_URL: v({
+    schema: httpUrl(),
+    expects: 'an http(s) URL such as "https://discord.com/api" or "http://127.0.0.1:8080/api"',
+    default: 'https://discord.com/api',
+    doc: 'Discord REST base URL; point it at a REST proxy (e.g. nirn-proxy). The gateway URL is then asked from `GET /gateway/bot` on this base.',
+    group: 'discord',
+  }),
+  DEVICES: v({
+    schema: z.string().transform((s, ctx) => {
+      const d = parseDevices(s);
+      if (!d) {
+        ctx.addIssue({ code: 'custom', message: 'bad device list' });
+        return z.NEVER;
+      }
+      return d;
+    }),
+    expects: '"cpu" or a comma list like "cuda:0,cuda:1" (each device once)',
+    default: 'cpu',
+    doc: 'Where pictures are painted: `cpu`, `cuda:0`, `cuda:0,cuda:1`, `cpu,cuda:0`. One worker thread and one queue per device. CUDA needs the GPU install (see GPUs).',
+    group: 'engine',
+  }),
+  THREADS_PER_DEVICE: v({
+    schema: int(1, 1024),
+    expects: 'a whole number of threads ≥ 1',
+    dynamicDefault: () => String(typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
+    defaultDoc: 'number of CPU cores',
+    example: '4',
+    doc: 'ONNX Runtime intra-op threads per device worker.',
+    group: 'engine',
+  }),
+  MODELS_DIR: v({
+    schema: z.string().min(1),
+    expects: 'a folder path',
+    default: './models',
+    doc: 'Folder holding the weights (`npm run models:pull` fills it). Relative paths are from the working directory.',
+    group: 'models',
+  }),
+  CLIP_MODEL: v({
+    schema: z.string().regex(/^[^\0]+$/),
+    expects: 'a folder name under MODELS_DIR (or an absolute path)',
+    default: 'clip-vit-b-32',
+    doc: 'CLIP model folder under MODELS_DIR (open_clip_model.safetensors or pytorch_model.bin + vocab.json + merges.txt).',
+    group: 'models',
+  }),
+  VQGAN_MODEL: v({
+    schema: z.string().regex(/^[^\0]+$/),
+    expects: 'a folder name under MODELS_DIR (or an absolute path)',
+    default: 'vqgan-imagenet-f16-16384',
+    doc: 'VQGAN model folder under MODELS_DIR (a taming-transformers .ckpt + model.yaml), e.g. another VQGAN you put there by hand.',
+    group: 'models',
+  }),
+  REVERIE_HF_BASE: v({
+    schema: httpUrl(),
+    expects: 'an http(s) URL such as "https://huggingface.co"',
+    default: 'https://huggingface.co',
+    doc: 'Hugging Face base URL used by `npm run models:pull` (a mirror, or a local server in tests).',
+    group: 'models',
+  }),
+  REVERIE_HEIBOX_BASE: v({
+    schema: httpUrl(),
+    expects: 'an http(s) URL such as "https://heibox.uni-heidelberg.de"',
+    default: 'https://heibox.uni-heidelberg.de',
+    doc: 'heibox (Heidelberg University Seafile) base URL used by `npm run models:pull` for the VQGAN files.',
+    group: 'models',
+  }),
+  DATA_DIR: v({
+    schema: z.string().min(1),
+    expects: 'a folder path',
+    default: './data',
+    doc: 'Where snapshots, results and timelapses are written.',
+    group: 'storage',
+  }),
+  DB_PATH: v({
+    schema: z.string().min(1),
+    expects: 'a file path',
+    default: './data/reverie.db',
+    doc: 'SQLite job store (WAL mode). Jobs resume from it after a restart.',
+    group: 'storage',
+  }),
+  MAX_QUEUED_PER_USER: v({
+    schema: int(1, 10_000),
+    expects: 'a whole number ≥ 1',
+    default: '3',
+    doc: 'Jobs one user may have waiting or running at once.',
+    group: 'limits',
+  }),
+  MAX_QUEUE: v({
+    schema: int(1, 1_000_000),
+    expects: 'a whole number ≥ 1',
+    default: '100',
+    doc: 'Jobs waiting or running in total; further requests are refused politely.',
+    group: 'limits',
+  }),
+  DEFAULT_STEPS: v({
+    schema: int(1, 100_000),
+    expects: 'a whole number of steps ≥ 1 (and ≤ MAX_STEPS)',
+    default: '200',
+    doc: 'Optimisation steps when the user does not say.',
+    group: 'limits',
+  }),
+  MAX_STEPS: v({
+    schema: int(1, 100_000),
+    expects: 'a whole number of steps ≥ 1',
+    default: '500',
+    doc: 'Most steps a user may ask for.',
+    group: 'limits',
+  }),
+  DEFAULT_SIZE: v({
+    schema: int(16, 8192),
+    expects: 'a side length in pixels, 16–8192 (and ≤ MAX_SIZE)',
+    default: '256',
+    doc: 'Longest side of a picture in pixels when the user does not say (rounded down to a multiple of the VQGAN factor, 16).',
+    group: 'limits',
+  }),
+  MAX_SIZE: v({
+    schema: int(16, 8192),
+    expects: 'a side length in pixels, 16–8192',
+    default: '512',
+    doc: 'Largest side a user may ask for. Time and memory grow with the square of the side.',
+    group: 'limits',
+  }),
+  DEFAULT_CUTN: v({
+    schema: int(1, 256),
+    expects: 'a whole number of cutouts, 1–256',
+    default: '32',
+    doc: 'CLIP cutouts per step when the user does not say (more: steadier, slower).',
+    group: 'limits',
+  }),
+  SAVE_EVERY: v({
+    schema: int(1, 100_000),
+    expects: 'a whole number of steps ≥ 1',
+    default: '25',
+    doc: 'A progress snapshot (and checkpoint) every this many steps.',
+    group: 'limits',
+  }),
+  HTTP_PORT: v({
+    schema: int(1, 65_535),
+    expects: 'a TCP port, 1–65535',
+    defaultDoc: 'off',
+    example: '9464',
+    doc: 'Serve `/healthz` and `/metrics` on 127.0.0.1:HTTP_PORT (loopback only). Unset: no HTTP server.',
+    group: 'operations',
+  }),
+  LOG_LEVEL: v({
+    schema: z.enum(LOG_LEVELS),
+    expects: `one of ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    doc: 'pino log level. Logs are JSON lines on stdout; tokens and attachment URL query strings are redacted.',
+    group: 'operations',
+  }),
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
+
+export interface Config {
+  discordToken: string;
+  /** From DISCORD_APP_ID, else decoded from the token; undefined when neither gives one. */
+  discordAppId: string | undefined;
+  discordGuildId: string | undefined;
+  /** REST base without a trailing slash, e.g. "https://discord.com/api". */
+  discordApiUrl: string;
+  devices: DeviceSpec[];
+  threadsPerDevice: number;
+  /** Absolute paths (resolved against the working directory). */
+  modelsDir: string;
+  clipModel: string;
+  vqganModel: string;
+  hfBase: string;
+  heiboxBase: string;
+  dataDir: string;
+  dbPath: string;
+  maxQueuedPerUser: number;
+  maxQueue: number;
+  defaultSteps: number;
+  maxSteps: number;
+  defaultSize: number;
+  maxSize: number;
+  defaultCutn: number;
+  saveEvery: number;
+  /** Loopback port for /healthz and /metrics; undefined = off. */
+  httpPort: number | undefined;
+  logLevel: LogLevel;
+}
+
+/** Config for tools that do not talk to Discord (models:pull, the imagine CLI). */
+export type LocalConfig = Omit<Config, 'discordToken'> & { discordToken: string | undefined };
+
+export interface LoadOptions {
+  /** Insist on DISCORD_TOKEN (default true: the bot needs it). */
+  requireToken?: boolean;
+  /**
+   * The .env file to read first (values never override variables already set). Default: `.env` in the
+   * working directory when env is process.env, none otherwise. false: read no file.
+   */
+  envFile?: string | false;
+  /** Base for relative paths; default process.cwd(). */
+  cwd?: string;
+}
+
+/**
+ * Reads a .env file into `target` without overriding what is already there. Missing file: nothing
+ * happens. Returns the names it set.
+ */
+export function loadDotenv(file = path.resolve(process.cwd(), '.env'), target: Env = process.env): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const parsed = dotenv.parse(text);
+  const set: string[] = [];
+  for (const [k, val] of Object.entries(parsed)) {
+    if (target[k] === undefined) {
+      target[k] = val;
+      set.push(k);
+    }
+  }
+  return set;
+}
+
+/** A bot token's first segment is the base64 of the bot's user id, which is its application id. */
+export function appIdFromToken(token: string): string | undefined {
+  const first = token.split('.')[0];
+  if (!first) return undefined;
+  try {
+    const id = Buffer.from(first, 'base64').toString('utf8');
+    return SNOWFLAKE.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function show(raw: string): string {
+  const s = raw.length > 60 ? `${raw.slice(0, 57)}...` : raw;
+  return JSON.stringify(s);
+}
+
+export function loadConfig(env?: Env): Config;
+export function loadConfig(env: Env, opts: LoadOptions & { requireToken: false }): LocalConfig;
+export function loadConfig(env: Env, opts?: LoadOptions): Config;
+export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Config | LocalConfig {
+  const requireToken = opts.requireToken ?? true;
+  const cwd = opts.cwd ?? process.cwd();
+  const envFile = opts.envFile ?? (env === process.env ? path.resolve(cwd, '.env') : false);
+  if (envFile !== false) loadDotenv(path.resolve(cwd, envFile), env);
+
+  const values: Record<string, unknown> = {};
+  const problems: { name: string; line: string }[] = [];
+  for (const name of VARIABLE_NAMES) {
+    const def: VariableDef<unknown> = VARIABLES[name];
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') {
+      if (def.required && (name !== 'DISCORD_TOKEN' || requireToken)) {
+        problems.push({ name, line: `${name}: missing; expected ${def.expects}` });
+        continue;
+      }
+      const dflt = def.dynamicDefault?.() ?? def.default;
+      if (dflt === undefined) {
+        values[name] = undefined;
+        continue;
+      }
+      const r = def.schema.safeParse(dflt);
+      if (!r.success) throw new Error(`internal: default of ${name} does not validate`);
+      values[name] = r.data;
+      continue;
+    }
+    // Secrets are never echoed back.
+    const shown = name === 'DISCORD_TOKEN' ? `a ${raw.length}-character value` : show(raw);
+    const r = def.schema.safeParse(raw);
+    if (!r.success) problems.push({ name, line: `${name}: expected ${def.expects}, got ${shown}` });
+    else values[name] = r.data;
+  }
+
+  const num = (n: VariableName) => values[n] as number;
+  if (!problems.some((p) => p.name === 'DEFAULT_STEPS' || p.name === 'MAX_STEPS') && num('DEFAULT_STEPS') > num('MAX_STEPS')) {
+    problems.push({ name: 'DEFAULT_STEPS', line: `DEFAULT_STEPS: expected at most MAX_STEPS (${num('MAX_STEPS')}), got ${num('DEFAULT_STEPS')}` });
+  }
+  if (!problems.some((p) => p.name === 'DEFAULT_SIZE' || p.name === 'MAX_SIZE') && num('DEFAULT_SIZE') > num('MAX_SIZE')) {
+    problems.push({ name: 'DEFAULT_SIZE', line: `DEFAULT_SIZE: expected at most MAX_SIZE (${num('MAX_SIZE')}), got ${num('DEFAULT_SIZE')}` });
+  }
+
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => p.line).join('; '), problems.map((p) => p.name));
+  }
+
+  const token = values.DISCORD_TOKEN as string | undefined;
+  const abs = (p: string) => path.resolve(cwd, p);
+  const modelsDir = abs(values.MODELS_DIR as string);
+  return {
+    discordToken: token as string,
+    discordAppId: (values.DISCORD_APP_ID as string | undefined) ?? (token ? appIdFromToken(token) : undefined),
+    discordGuildId: values.DISCORD_GUILD_ID as string | undefined,
+    discordApiUrl: values.DISCORD_API_URL as string,
+    devices: values.DEVICES as DeviceSpec[],
+    threadsPerDevice: num('THREADS_PER_DEVICE'),
+    modelsDir,
+    clipModel: values.CLIP_MODEL as string,
+    vqganModel: values.VQGAN_MODEL as string,
+    hfBase: values.REVERIE_HF_BASE as string,
+    heiboxBase: values.REVERIE_HEIBOX_BASE as string,
+    dataDir: abs(values.DATA_DIR as string),
+    dbPath: abs(values.DB_PATH as string),
+    maxQueuedPerUser: num('MAX_QUEUED_PER_USER'),
+    maxQueue: num('MAX_QUEUE'),
+    defaultSteps: num('DEFAULT_STEPS'),
+    maxSteps: num('MAX_STEPS'),
+    defaultSize: num('DEFAULT_SIZE'),
+    maxSize: num('MAX_SIZE'),
+    defaultCutn: num('DEFAULT_CUTN'),
+    saveEvery: num('SAVE_EVERY'),
+    httpPort: values.HTTP_PORT as number | undefined,
+    logLevel: values.LOG_LEVEL as LogLevel,
+  };
+}
+
+/** Markdown rows for the README configuration table (name, default, meaning). */
+export function configTableMarkdown(): string {
+  const rows = ['| Variable | Default | Meaning |', '|---|---|---|'];
+  for (const name of VARIABLE_NAMES) {
+    const def: VariableDef<unknown> = VARIABLES[name];
+    const dflt = def.required ? '**required**' : def.default !== undefined ? `\`${def.default}\`` : (def.defaultDoc ?? 'unset');
+    rows.push(`| \`${name}\` | ${dflt} | ${def.doc} |`);
+  }
+  return rows.join('\n');
+}
+
+/** The text of .env.example, generated from the schema. */
+export function envExampleText(): string {
+  const header = [
+    '# Reverie configuration. Copy to .env (`cp .env.example .env`) and fill in DISCORD_TOKEN.',
+    '# Real environment variables win over this file. Empty values count as unset.',
+    '# The same table, with more words, is in README.md under "Configuration".',
+  ];
+  const out = [...header];
+  let group = '';
+  const titles: Record<string, string> = {
+    discord: 'Discord',
+    engine: 'Devices and threads',
+    models: 'Models (npm run models:pull)',
+    storage: 'Storage',
+    limits: 'Limits and defaults for /imagine',
+    operations: 'Operations',
+  };
+  for (const name of VARIABLE_NAMES) {
+    const def: VariableDef<unknown> = VARIABLES[name];
+    if (def.group !== group) {
+      group = def.group;
+      out.push('', `# --- ${titles[group]} ---`);
+    }
+    const dflt = def.required ? '' : def.default !== undefined ? ` Default: ${def.default}.` : def.defaultDoc ? ` Default: ${def.defaultDoc}.` : '';
+    out.push(`# ${name}: ${def.doc.replace(/`/g, '')}${dflt}`);
+    if (def.required || name === 'DISCORD_APP_ID' || name === 'DISCORD_GUILD_ID') out.push(`${name}=`);
+    else out.push(`# ${name}=${def.default ?? def.example ?? ''}`);
+  }
+  return out.join('\n') + '\n';
+}

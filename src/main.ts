@@ -1,0 +1,83 @@
+/**
+ * `npm start`: load the configuration, make sure the weights are there, start the bot.
+ * Anything a person can fix (a missing variable, missing weights) ends the process with exit code 1
+ * and a precise message on stderr, never a stack trace.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from './models/layout.ts';
+
+/** What src/bot/start.ts exports (written alongside the Discord code). */
+interface BotModule {
+  startBot(config: Config): Promise<unknown>;
+}
+
+function fail(lines: string | string[]): never {
+  process.stderr.write(`${([] as string[]).concat(lines).join('\n')}\n`);
+  process.exit(1);
+}
+
+function rel(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r && !r.startsWith('..') && !path.isAbsolute(r) ? `./${r}` : p;
+}
+
+/** The one line printed for a configuration error. */
+export function configErrorMessage(err: ConfigError): string {
+  const hint = err.variables.includes('DISCORD_TOKEN') ? ' (set it in .env: `cp .env.example .env`, see README "Discord application setup")' : ' (see .env.example)';
+  return `Configuration error: ${err.message}${hint}`;
+}
+
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(configErrorMessage(err));
+    throw err;
+  }
+
+  const problems = checkModels(config.modelsDir, { clip: config.clipModel, vqgan: config.vqganModel });
+  if (problems.length > 0) {
+    const folderVars = [
+      config.clipModel !== DEFAULT_CLIP_FOLDER ? `CLIP_MODEL=${config.clipModel}` : '',
+      config.vqganModel !== DEFAULT_VQGAN_FOLDER ? `VQGAN_MODEL=${config.vqganModel}` : '',
+    ].filter(Boolean).join(', ');
+    fail([
+      `Model weights missing in MODELS_DIR=${rel(config.modelsDir)}${folderVars ? ` (${folderVars})` : ''}:`,
+      ...problems.map((p) => `  - ${p.message}`),
+      'Run `npm run models:pull` to download them (about 1.6 GB), or put the files there by hand (see models/README.md),',
+      'or set MODELS_DIR in .env to the folder that already has them.',
+    ]);
+  }
+
+  const { initLogger } = await import('./log.ts');
+  const log = initLogger({ level: config.logLevel, secrets: [config.discordToken] });
+  log.info({ devices: config.devices.map((d) => d.name), modelsDir: config.modelsDir, apiUrl: config.discordApiUrl }, 'starting Reverie');
+
+  const botModule = new URL('./bot/start.ts', import.meta.url).href;
+  let bot: BotModule;
+  try {
+    bot = (await import(botModule)) as BotModule;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(`'${fileURLToPath(botModule)}'`);
+    if (missing) {
+      fail('The Discord bot module src/bot/start.ts is not in this checkout yet; nothing to start.');
+    }
+    throw err;
+  }
+  await bot.startBot(config);
+}
+
+const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  main().catch(async (err: unknown) => {
+    const msg = err instanceof Error ? err.message : String(err);
+    await import('./log.ts')
+      .then(({ getLogger }) => getLogger().fatal({ err }, 'Reverie stopped'))
+      .catch(() => undefined);
+    process.stderr.write(`Reverie stopped: ${msg.split('\n')[0]}\n`);
+    process.exit(1);
+  });
+}
