@@ -1,0 +1,49 @@
+/**
+ * What command, button and reaction handlers get: the job layer, the presenter, and run-time limits.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { AttachmentPolicy } from '../commands/attachments.ts';
+import type { BotLimits, ImagineDefaults } from '../commands/validate.ts';
+import type { Scheduler } from '../jobs/scheduler.ts';
+import type { JobStore } from '../jobs/store.ts';
+import type { DiscordPort } from './discord-port.ts';
+import type { Presenter } from './presenter.ts';
+
+export interface BotContext {
+  config: Config;
+  scheduler: Scheduler;
+  store: JobStore;
+  presenter: Presenter;
+  port: DiscordPort;
+  limits: LimitsStore;
+  defaults: ImagineDefaults;
+  attachments: AttachmentPolicy;
+  /** where downloaded attachments go */
+  uploadsDir: string;
+  log: Logger;
+  /** counters for /metrics */
+  metrics: { rateLimited: number };
+}
+
+const KEY = 'bot.limits';
+
+/** Max steps and size: the config's values, overridden at run time by /reverie limits (persisted). */
+export class LimitsStore {
+  constructor(
+    private readonly store: JobStore,
+    private readonly config: Pick<Config, 'maxSteps' | 'maxSize'>,
+  ) {}
+
+  get(): BotLimits {
+    const saved = this.store.isOpen ? (this.store.getSetting<Partial<BotLimits>>(KEY) ?? {}) : {};
+    return { maxSteps: saved.maxSteps ?? this.config.maxSteps, maxSize: saved.maxSize ?? this.config.maxSize };
+  }
+
+  set(patch: Partial<BotLimits>): BotLimits {
+    const saved = this.store.getSetting<Partial<BotLimits>>(KEY) ?? {};
+    const next = { ...saved, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) };
+    this.store.setSetting(KEY, next);
+    return this.get();
+  }
+}

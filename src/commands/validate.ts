@@ -1,0 +1,177 @@
+/**
+ * Turns /imagine options into a GenerationRequest, with polite messages for everything out of range.
+ * Pure: no Discord objects here, so it is unit-tested directly.
+ */
+import type { GenerationRequest, OptimiserName } from '../jobs/types.ts';
+import { applyStyle, formatPrompts, parsePrompts, PromptParseError, type WeightedPrompt } from './prompt-parse.ts';
+
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+  get userMessage(): string {
+    return this.problems.length === 1 ? this.problems[0]! : this.problems.map((p) => `• ${p}`).join('\n');
+  }
+}
+
+/** Style presets: the value is appended to the first prompt. Name ≤ 100 chars, at most 25 (Discord choices). */
+export const STYLES: ReadonlyArray<{ name: string; suffix: string }> = [
+  { name: 'oil painting', suffix: 'oil painting' },
+  { name: 'watercolour', suffix: 'watercolour painting' },
+  { name: 'pixel art', suffix: 'pixel art' },
+  { name: 'trending on artstation', suffix: 'trending on ArtStation' },
+  { name: 'unreal engine', suffix: 'unreal engine, highly detailed' },
+  { name: 'matte painting', suffix: 'matte painting' },
+  { name: 'pencil sketch', suffix: 'pencil sketch' },
+  { name: 'charcoal drawing', suffix: 'charcoal drawing' },
+  { name: 'ukiyo-e', suffix: 'ukiyo-e woodblock print' },
+  { name: 'impressionist', suffix: 'impressionist painting' },
+  { name: 'art nouveau', suffix: 'art nouveau' },
+  { name: 'stained glass', suffix: 'stained glass window' },
+  { name: 'cyberpunk', suffix: 'cyberpunk, neon lights' },
+  { name: 'vaporwave', suffix: 'vaporwave' },
+  { name: 'low poly', suffix: 'low poly render' },
+  { name: 'psychedelic', suffix: 'psychedelic art' },
+  { name: 'photorealistic', suffix: 'photorealistic, 8k' },
+];
+
+/** width:height ratios. */
+export const ASPECTS: ReadonlyArray<{ name: string; value: string; w: number; h: number }> = [
+  { name: 'square 1:1', value: '1:1', w: 1, h: 1 },
+  { name: 'landscape 3:2', value: '3:2', w: 3, h: 2 },
+  { name: 'portrait 2:3', value: '2:3', w: 2, h: 3 },
+  { name: 'landscape 4:3', value: '4:3', w: 4, h: 3 },
+  { name: 'portrait 3:4', value: '3:4', w: 3, h: 4 },
+  { name: 'wide 16:9', value: '16:9', w: 16, h: 9 },
+  { name: 'tall 9:16', value: '9:16', w: 9, h: 16 },
+];
+
+export const OPTIMISERS: readonly OptimiserName[] = ['Adam', 'AdamW', 'Adagrad', 'Adamax', 'RMSprop', 'RAdam'];
+
+/** VQGAN f16: sides are multiples of 16. */
+export const SIZE_STEP = 16;
+export const MIN_SIZE = 64;
+export const MAX_CUTN = 128;
+export const MIN_LR = 0.001;
+export const MAX_LR = 1;
+export const MAX_SEED = 4294967295;
+export const MAX_PROMPT_CHARS = 1000;
+
+/** Limits an admin can change at run time (/reverie limits), with the config's values as defaults. */
+export interface BotLimits {
+  maxSteps: number;
+  maxSize: number;
+}
+
+export interface ImagineDefaults {
+  defaultSteps: number;
+  defaultSize: number;
+  defaultCutn: number;
+  saveEvery: number;
+}
+
+export interface ImagineInput {
+  prompt: string;
+  style?: string | null;
+  aspect?: string | null;
+  size?: number | null;
+  steps?: number | null;
+  seed?: number | null;
+  cutouts?: number | null;
+  learningRate?: number | null;
+  optimiser?: string | null;
+}
+
+export interface BuiltRequest {
+  request: GenerationRequest;
+  prompts: WeightedPrompt[];
+  /** the prompt as the user wrote it (for display) */
+  displayPrompt: string;
+}
+
+const has = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+
+/** Longest side `longest`, ratio w:h → sides rounded down to multiples of 16 (at least 16). */
+export function sizeFor(longest: number, aspect: { w: number; h: number }): { width: number; height: number } {
+  const round = (x: number) => Math.max(SIZE_STEP, Math.floor(x / SIZE_STEP) * SIZE_STEP);
+  if (aspect.w >= aspect.h) return { width: round(longest), height: round((longest * aspect.h) / aspect.w) };
+  return { width: round((longest * aspect.w) / aspect.h), height: round(longest) };
+}
+
+export function randomSeed(rng: () => number = Math.random): number {
+  return Math.floor(rng() * 2 ** 31);
+}
+
+export function buildRequest(input: ImagineInput, limits: BotLimits, defaults: ImagineDefaults, rng: () => number = Math.random): BuiltRequest {
+  const problems: string[] = [];
+  let prompts: WeightedPrompt[] = [];
+  const raw = (input.prompt ?? '').trim();
+  if (raw.length > MAX_PROMPT_CHARS) problems.push(`The prompt is ${raw.length} characters long; please keep it under ${MAX_PROMPT_CHARS}.`);
+  try {
+    prompts = parsePrompts(raw);
+  } catch (e) {
+    if (e instanceof PromptParseError) problems.push(e.userMessage);
+    else throw e;
+  }
+
+  let style: string | undefined;
+  if (has(input.style) && input.style !== 'none') {
+    const s = STYLES.find((x) => x.name === input.style || x.suffix === input.style);
+    if (!s) problems.push(`I don't know the style “${input.style}”. Pick one from the list.`);
+    else style = s.suffix;
+  }
+
+  let aspect = ASPECTS[0]!;
+  if (has(input.aspect)) {
+    const a = ASPECTS.find((x) => x.value === input.aspect || x.name === input.aspect);
+    if (!a) problems.push(`I don't know the aspect “${input.aspect}”. Pick one of ${ASPECTS.map((x) => x.value).join(', ')}.`);
+    else aspect = a;
+  }
+
+  const minSize = Math.min(MIN_SIZE, limits.maxSize);
+  const longest = has(input.size) ? input.size : Math.min(defaults.defaultSize, limits.maxSize);
+  if (!Number.isInteger(longest) || longest < minSize || longest > limits.maxSize) {
+    problems.push(`The size must be a whole number of pixels between ${minSize} and ${limits.maxSize} (this server's limit); you asked for ${longest}.`);
+  }
+
+  const steps = has(input.steps) ? input.steps : Math.min(defaults.defaultSteps, limits.maxSteps);
+  if (!Number.isInteger(steps) || steps < 1 || steps > limits.maxSteps) {
+    problems.push(`Steps must be between 1 and ${limits.maxSteps} (this server's limit); you asked for ${steps}.`);
+  }
+
+  let seed: number;
+  if (has(input.seed)) {
+    seed = input.seed;
+    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) problems.push(`The seed must be a whole number from 0 to ${MAX_SEED}.`);
+  } else seed = randomSeed(rng);
+
+  if (has(input.cutouts) && (!Number.isInteger(input.cutouts) || input.cutouts < 1 || input.cutouts > MAX_CUTN)) {
+    problems.push(`Cutouts must be between 1 and ${MAX_CUTN}; you asked for ${input.cutouts}.`);
+  }
+  if (has(input.learningRate) && (!Number.isFinite(input.learningRate) || input.learningRate < MIN_LR || input.learningRate > MAX_LR)) {
+    problems.push(`The learning rate must be between ${MIN_LR} and ${MAX_LR}; you asked for ${input.learningRate}.`);
+  }
+  let optimiser: OptimiserName | undefined;
+  if (has(input.optimiser)) {
+    optimiser = OPTIMISERS.find((o) => o.toLowerCase() === input.optimiser!.toLowerCase());
+    if (!optimiser) problems.push(`I don't know the optimiser “${input.optimiser}”. Pick one of ${OPTIMISERS.join(', ')}.`);
+  }
+
+  if (problems.length) throw new ValidationError(problems);
+
+  const styled = applyStyle(prompts, style);
+  const { width, height } = sizeFor(longest, aspect);
+  const request: GenerationRequest = {
+    prompt: formatPrompts(styled),
+    steps,
+    width,
+    height,
+    seed,
+    cutn: input.cutouts ?? defaults.defaultCutn,
+    saveEvery: Math.max(1, Math.min(defaults.saveEvery, steps)),
+  };
+  if (has(input.learningRate)) request.lr = input.learningRate;
+  if (optimiser) request.optimiser = optimiser;
+  return { request, prompts: styled, displayPrompt: raw };
+}

@@ -1,0 +1,138 @@
+/**
+ * Starts the real bot (startBot: real discord.js Client, real store and scheduler) against the fake
+ * Discord, with PaintRunner devices. Commands are registered in the fake the way `npm run register` does.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { REST, Routes } from 'discord.js';
+import { loadConfig, type Config } from '../../../src/config.ts';
+import { commandDefinitions } from '../../../src/commands/index.ts';
+import { startBot, type BotDeps, type BotHandle } from '../../../src/bot/start.ts';
+import type { JobRunner } from '../../../src/jobs/types.ts';
+import { FakeDiscord, type FakeMemberUser, type Json, type StoredMessage } from '../../fake-discord/index.ts';
+import { PaintRunner } from './paint-runner.ts';
+
+export interface HarnessOptions {
+  devices?: string[];
+  stepDelayMs?: number;
+  env?: Record<string, string>;
+  deps?: Partial<BotDeps>;
+  runners?: JobRunner[];
+  fake?: FakeDiscord;
+  dataDir?: string;
+}
+
+export interface Harness {
+  fake: FakeDiscord;
+  bot: BotHandle;
+  config: Config;
+  runners: PaintRunner[];
+  dataDir: string;
+  logs: string[];
+  /** stop the bot (graceful); keeps the fake and the data dir */
+  stopBot(): Promise<void>;
+  /** stop everything and remove the data dir */
+  close(): Promise<void>;
+}
+
+export function testConfig(fake: FakeDiscord, dataDir: string, env: Record<string, string> = {}): Config {
+  return loadConfig(
+    {
+      DISCORD_TOKEN: fake.token,
+      DISCORD_APP_ID: fake.appId,
+      DISCORD_GUILD_ID: fake.guildId,
+      DISCORD_API_URL: fake.apiBase,
+      DEVICES: 'cpu',
+      DATA_DIR: dataDir,
+      DB_PATH: path.join(dataDir, 'reverie.db'),
+      DEFAULT_STEPS: '20',
+      MAX_STEPS: '200',
+      DEFAULT_SIZE: '64',
+      MAX_SIZE: '256',
+      SAVE_EVERY: '5',
+      MAX_QUEUED_PER_USER: '5',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    { envFile: false },
+  );
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const fake = opts.fake ?? (await FakeDiscord.start());
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-bot-'));
+  const config = testConfig(fake, dataDir, { DEVICES: (opts.devices ?? ['cpu']).join(','), ...opts.env });
+  const runners = (opts.runners as PaintRunner[] | undefined) ?? config.devices.map((d) => new PaintRunner({ device: d.name, stepDelayMs: opts.stepDelayMs ?? 5 }));
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) });
+  if (!fake.commands.guild.get(fake.guildId)?.length) {
+    const rest = new REST({ api: config.discordApiUrl }).setToken(config.discordToken);
+    await rest.put(Routes.applicationGuildCommands(fake.appId, fake.guildId), { body: commandDefinitions(config) });
+  }
+  const bot = await startBot(config, {
+    runners,
+    logger,
+    handleSignals: false,
+    attachments: { allowedHosts: [fake.cdnHost] },
+    ...opts.deps,
+    presenter: { minEditIntervalMs: 100, ...opts.deps?.presenter },
+  });
+  let stopped = false;
+  return {
+    fake,
+    bot,
+    config,
+    runners,
+    dataDir,
+    logs,
+    async stopBot() {
+      if (stopped) return;
+      stopped = true;
+      await bot.stop();
+    },
+    async close() {
+      if (!stopped) await bot.stop();
+      stopped = true;
+      if (!opts.fake) await fake.stop();
+      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ───────────────────────────── assertion helpers ─────────────────────────────
+
+export const str = (name: string, value: string): Json => ({ name, type: 3, value });
+export const int = (name: string, value: number): Json => ({ name, type: 4, value });
+export const num = (name: string, value: number): Json => ({ name, type: 10, value });
+
+/** The message the bot made for an interaction (its @original). */
+export async function replyMessage(fake: FakeDiscord, interactionId: string, timeout = 15000): Promise<StoredMessage> {
+  return fake.waitFor(
+    () => {
+      const st = fake.interactionState(interactionId);
+      const m = st?.originalMessageId ? fake.messages.get(st.originalMessageId) : undefined;
+      return m && m.content ? m : undefined;
+    },
+    { timeout, what: `the reply to interaction ${interactionId}` },
+  );
+}
+
+export function buttonIds(m: StoredMessage): string[] {
+  return m.components.flatMap((row) => (row.components as Json[]).map((c) => String(c.custom_id)));
+}
+
+export async function waitForContent(fake: FakeDiscord, messageId: string, re: RegExp, timeout = 20000): Promise<StoredMessage> {
+  return fake.waitFor(
+    () => {
+      const m = fake.messages.get(messageId);
+      return m && re.test(m.content) ? m : undefined;
+    },
+    { timeout, what: `message ${messageId} to match ${re}` },
+  );
+}
+
+export function user(fake: FakeDiscord, name: string, opts: { mod?: boolean; admin?: boolean } = {}): FakeMemberUser {
+  return [...fake.users.values()].find((u) => u.username === name) ?? fake.addUser(name, opts);
+}
