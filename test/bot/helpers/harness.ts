@@ -33,6 +33,11 @@ export interface Harness {
   logs: string[];
   /** stop the bot (graceful); keeps the fake and the data dir */
   stopBot(): Promise<void>;
+  /**
+   * Simulates the process dying (kill -9) while jobs are held by PaintRunner.holdAt: the gateway
+   * connection drops, the store closes, nothing is checkpointed or marked, held runs never come back.
+   */
+  crash(): Promise<void>;
   /** stop everything and remove the data dir */
   close(): Promise<void>;
 }
@@ -91,6 +96,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       if (stopped) return;
       stopped = true;
       await bot.stop();
+    },
+    async crash() {
+      if (stopped) return;
+      stopped = true;
+      bot.presenter.detach();
+      await bot.client.destroy();
+      bot.store.close();
     },
     async close() {
       if (!stopped) await bot.stop();
