@@ -106,14 +106,10 @@ export function bilinearTaps(
         const fx = sx - x0;
         const fy = sy - y0;
         const o = c * P + y * size + x;
-        const taps: [number, number, number][] = [
-          [x0, y0, (1 - fx) * (1 - fy)],
-          [x0 + 1, y0, fx * (1 - fy)],
-          [x0, y0 + 1, (1 - fx) * fy],
-          [x0 + 1, y0 + 1, fx * fy],
-        ];
         for (let k = 0; k < 4; k++) {
-          const [tx, ty, tw] = taps[k]!;
+          const tx = x0 + (k & 1);
+          const ty = y0 + (k >> 1);
+          const tw = (k & 1 ? fx : 1 - fx) * (k >> 1 ? fy : 1 - fy);
           const inside = tx >= 0 && ty >= 0 && tx < size && ty < size && zz > 0;
           words[2 * (k * N + o)] = inside ? base + ty * size + tx : base;
           words[2 * (k * N + o) + 1] = 0;

@@ -1,7 +1,7 @@
 import { GraphError, type Tensor } from '../graph.ts';
 import { div } from './elementwise.ts';
 import { reduceSum } from './reduce.ts';
-import { reshape, scatterElementsAdd, zeros } from './shape.ts';
+import { concat, reshape, scatterElementsAdd, slice, split, transpose, zeros } from './shape.ts';
 import { defineOp } from './registry.ts';
 
 export interface ConvOptions {
@@ -57,11 +57,54 @@ defineOp('Conv', {
     const outputPadding = [0, 1].map(
       (i) => x.shape[2 + i]! - (a.strides[i]! * (y.shape[2 + i]! - 1) + (a.kernel_shape[i]! - 1) * a.dilations[i]! + 1 - a.pads[i]! - a.pads[i + 2]!),
     ) as [number, number];
-    const gx = needs[0] ? convTranspose2d(gy[0]!, w, undefined, { ...a, outputPadding }) : null;
+    let gx: Tensor | null = null;
+    if (needs[0]) {
+      // Stride 1: the adjoint is itself a convolution with the kernel flipped and its in/out channels
+      // swapped, which runs on ORT's fast Conv kernels; ORT's CPU ConvTranspose is several times slower.
+      gx = a.strides.every((s) => s === 1)
+        ? conv2d(gy[0]!, flippedKernel(w, a.group), undefined, {
+            pads: [0, 1, 2, 3].map((i) => a.dilations[i % 2]! * (a.kernel_shape[i % 2]! - 1) - a.pads[i]!) as [number, number, number, number],
+            dilations: a.dilations,
+            group: a.group,
+          })
+        : convTranspose2d(gy[0]!, w, undefined, { ...a, outputPadding });
+    }
     const gb = b && needs[2] ? reduceSum(gy[0]!, [0, 2, 3], false) : null;
     return b ? [gx, null, gb] : [gx, null];
   },
 });
+
+const flipped = new WeakMap<Tensor, Tensor>();
+
+/** W [M, C/g, kh, kw] → W' [C, M/g, kh, kw] with W'[c, m, i, j] = W[m, c, kh−1−i, kw−1−j] per group. */
+function flippedKernel(w: Tensor, group: number): Tensor {
+  const cached = flipped.get(w);
+  if (cached) return cached;
+  const [m, cg, kh, kw] = w.shape as [number, number, number, number];
+  const mg = m / group;
+  const data = w.graph.constantData(w);
+  let out: Tensor;
+  if (data instanceof Float32Array) {
+    const t = new Float32Array(data.length);
+    const k = kh * kw;
+    for (let g = 0; g < group; g++) {
+      for (let mo = 0; mo < mg; mo++) {
+        for (let c = 0; c < cg; c++) {
+          const src = ((g * mg + mo) * cg + c) * k;
+          const dst = ((g * cg + c) * mg + mo) * k;
+          for (let i = 0; i < k; i++) t[dst + i] = data[src + k - 1 - i]!;
+        }
+      }
+    }
+    out = w.graph.constant(t, [group * cg, mg, kh, kw], `${w.graph.initializers.get(w.id)?.name ?? 'w'}_flipped`);
+  } else {
+    const perGroup = group === 1 ? [w] : split(w, 0, new Array<number>(group).fill(mg));
+    const parts = perGroup.map((p) => slice(transpose(p, [1, 0, 2, 3]), [-1, -1], [-kh - 1, -kw - 1], [2, 3], [-1, -1]));
+    out = concat(parts, 0);
+  }
+  flipped.set(w, out);
+  return out;
+}
 
 export interface ConvTransposeOptions extends ConvOptions {
   outputPadding?: readonly [number, number];
