@@ -7,9 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { REST, Routes } from 'discord.js';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
-import { commandDefinitions } from '../commands/index.ts';
 import { CliError, formatOptions, parseArgs, runCli, UsageError } from './args.ts';
 
 const SPEC = {
@@ -36,6 +34,9 @@ export async function registerCommands(config: Config, opts: { global?: boolean;
   const appId = config.discordAppId;
   if (!appId) throw new CliError('DISCORD_APP_ID is not set and the token does not reveal the application id: set DISCORD_APP_ID in .env');
   const guildId = opts.global ? undefined : (opts.guildId ?? config.discordGuildId);
+  // loaded here, not at the top: usage errors and --help answer without loading discord.js
+  const { REST, Routes } = await import('discord.js');
+  const { commandDefinitions } = await import('../commands/index.ts');
   const rest = new REST({ api: config.discordApiUrl }).setToken(config.discordToken);
   const body = commandDefinitions(config);
   const route = guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId);
@@ -68,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (values['dry-run']) {
+    const { commandDefinitions } = await import('../commands/index.ts');
     process.stdout.write(`${JSON.stringify(commandDefinitions(config), null, 2)}\n`);
     return 0;
   }

@@ -37,7 +37,7 @@ function readNumber(s: string, allowInf: boolean): number | undefined {
 
 /** A segment that looks like an attempt at a number (or a bare word glued to a colon). */
 function looksLikeWeight(raw: string): boolean {
-  if (/\s/.test(raw)) return false; // "a sign saying: hello" → text
+  if (/\s/.test(raw.trimEnd())) return false; // "a sign saying: hello" → text ("cat:big " is still a weight)
   if (raw.startsWith('/')) return false; // "http://…"
   return raw.length > 0;
 }

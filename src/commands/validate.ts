@@ -11,7 +11,7 @@ export class ValidationError extends Error {
     super(problems.join('\n'));
   }
   get userMessage(): string {
-    return this.problems.length === 1 ? this.problems[0]! : this.problems.map((p) => `• ${p}`).join('\n');
+    return this.problems.length === 1 ? this.problems[0]! : '\n' + this.problems.map((p) => `• ${p}`).join('\n');
   }
 }
 

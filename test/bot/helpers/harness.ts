@@ -80,8 +80,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     runners,
     logger,
     handleSignals: false,
-    attachments: { allowedHosts: [fake.cdnHost] },
     ...opts.deps,
+    attachments: { allowedHosts: [fake.cdnHost], ...opts.deps?.attachments },
     presenter: { minEditIntervalMs: 100, ...opts.deps?.presenter },
   });
   let stopped = false;
