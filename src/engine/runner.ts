@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { JobRunner } from '../jobs/types.ts';
+import { modelPaths } from '../models/layout.ts';
+import { parseDevice } from './graph/index.ts';
+import { EngineRunner } from './pool.ts';
+
+export interface EngineRunnersOptions {
+  logger: Logger;
+  onWorkerRestart?(device: string, reason: string): void;
+}
+
+/** One EngineRunner (worker thread) per configured device, all reading the configured model folders. */
+export function createEngineRunners(config: Config, opts: EngineRunnersOptions): EngineRunner[] {
+  const paths = modelPaths(config.modelsDir, { clip: config.clipModel, vqgan: config.vqganModel });
+  return config.devices.map(
+    (d) =>
+      new EngineRunner({
+        clipDir: paths.clip.dir,
+        vqganDir: paths.vqgan.dir,
+        device: parseDevice(d.name),
+        ...(config.threadsPerDevice ? { threads: config.threadsPerDevice } : {}),
+        onWorkerRestart: (device, reason) => {
+          opts.logger.warn({ device, reason }, 'engine worker stopped; started a new one');
+          opts.onWorkerRestart?.(device, reason);
+        },
+      }),
+  );
+}
+
+export type { JobRunner };
