@@ -12,7 +12,7 @@ import { randomSeed } from '../commands/validate.ts';
 import { JobRefusedError } from '../jobs/errors.ts';
 import type { GenerationRequest, JobRecord } from '../jobs/types.ts';
 import type { BotContext } from './context.ts';
-import { toDiscordPayload } from './discord-port.ts';
+import { errorSummary, toDiscordPayload } from './discord-port.ts';
 import { parseButtonId } from './format.ts';
 
 /** A variation: the parent's final z as the start, a new seed, half the steps. */
@@ -77,7 +77,7 @@ export async function handleButton(i: ButtonInteraction, ctx: BotContext): Promi
       if (parsed.action === 'delete') {
         ctx.presenter.forget(job.id);
         await ctx.port.deleteMessage({ channelId: i.channelId, messageId: i.message.id }).catch((err: unknown) =>
-          ctx.log.warn({ job: job.id, err: String(err) }, 'could not delete the job message'),
+          ctx.log.warn({ job: job.id, err: errorSummary(err) }, 'could not delete the job message'),
         );
       }
       return;

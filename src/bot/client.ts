@@ -7,6 +7,7 @@ import { COMMANDS } from '../commands/index.ts';
 import { replyPrivately, type Command } from '../commands/types.ts';
 import { handleButton } from './buttons.ts';
 import type { BotContext } from './context.ts';
+import { errorSummary } from './discord-port.ts';
 import { handleReaction } from './reactions.ts';
 
 /**
@@ -39,7 +40,7 @@ export function wireHandlers(client: Client, ctx: BotContext, commands: readonly
 
   client.on(Events.InteractionCreate, (i) => {
     onInteraction(i).catch(async (err: unknown) => {
-      log.error({ err, interaction: i.id, kind: i.type }, 'interaction handler failed');
+      log.error({ err: errorSummary(err), interaction: i.id, kind: i.type }, 'interaction handler failed');
       if (i.isRepliable()) {
         await replyPrivately(i as Parameters<typeof replyPrivately>[0], 'Something went wrong on my side while handling that. Please try again in a moment.').catch(() => undefined);
       }
@@ -47,10 +48,10 @@ export function wireHandlers(client: Client, ctx: BotContext, commands: readonly
   });
 
   client.on(Events.MessageReactionAdd, (reaction, user) => {
-    handleReaction(reaction, user, ctx, client.user?.id).catch((err: unknown) => log.error({ err, message: reaction.message.id }, 'reaction handler failed'));
+    handleReaction(reaction, user, ctx, client.user?.id).catch((err: unknown) => log.error({ err: errorSummary(err), message: reaction.message.id }, 'reaction handler failed'));
   });
 
-  client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
+  client.on(Events.Error, (err) => log.error({ err: errorSummary(err) }, 'discord client error'));
   client.on(Events.Warn, (msg) => log.warn({ msg }, 'discord client warning'));
   client.rest.on('rateLimited', (info) => {
     ctx.metrics.rateLimited++;

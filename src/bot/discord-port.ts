@@ -120,3 +120,20 @@ export class DiscordJsPort implements DiscordPort {
     await ch.messages.react(ref.messageId, emoji);
   }
 }
+
+/**
+ * An error as a small log object: message, Discord code and HTTP status, the route's method and the
+ * stack. Never the request URL or body (they can hold interaction tokens, attachment URLs and files).
+ */
+export function errorSummary(err: unknown): { message: string; code?: unknown; status?: unknown; method?: unknown; stack?: string } {
+  if (err && typeof err === 'object') {
+    const e = err as { message?: string; code?: unknown; status?: unknown; method?: unknown; stack?: string; name?: string };
+    const out: { message: string; code?: unknown; status?: unknown; method?: unknown; stack?: string } = { message: String(e.message ?? err) };
+    if (e.code !== undefined) out.code = e.code;
+    if (e.status !== undefined) out.status = e.status;
+    if (e.method !== undefined) out.method = e.method;
+    if (!(err instanceof DiscordAPIError) && e.stack) out.stack = e.stack.split('\n').slice(0, 6).join('\n');
+    return out;
+  }
+  return { message: String(err) };
+}

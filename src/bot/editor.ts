@@ -16,7 +16,8 @@ export class CoalescingEditor {
   constructor(
     /** sends the newest state; errors are the sender's to handle (they are swallowed here) */
     private readonly send: () => Promise<void>,
-    private readonly minIntervalMs: number,
+    /** a number, or a function read each time (e.g. longer while a job only waits in the queue) */
+    private readonly minIntervalMs: number | (() => number),
   ) {}
 
   request(urgent = false): void {
@@ -32,7 +33,8 @@ export class CoalescingEditor {
 
   private schedule(): void {
     if (this.inFlight || !this.dirty || this.closed) return;
-    const wait = this.urgent ? 0 : Math.max(0, this.lastEndAt + this.minIntervalMs - Date.now());
+    const interval = typeof this.minIntervalMs === 'function' ? this.minIntervalMs() : this.minIntervalMs;
+    const wait = this.urgent ? 0 : Math.max(0, this.lastEndAt + interval - Date.now());
     if (this.timer) {
       if (!this.urgent) return;
       clearTimeout(this.timer);

@@ -19,13 +19,19 @@ import type { Scheduler } from '../jobs/scheduler.ts';
 import type { EventEmitter } from 'node:events';
 import type { JobRecord, SchedulerEventMap } from '../jobs/types.ts';
 import { CoalescingEditor } from './editor.ts';
-import { isForbidden, isGone, type DiscordPort, type MessageRef, type OutgoingFile, type OutgoingMessage } from './discord-port.ts';
+import { errorSummary, isForbidden, isGone, type DiscordPort, type MessageRef, type OutgoingFile, type OutgoingMessage } from './discord-port.ts';
 import { EMOJI, renderComponents, renderContent, threadName, type ViewState } from './format.ts';
 import { fitImage } from './images.ts';
 
 export interface PresenterOptions {
   /** minimum time between two edits of one message (Discord allows ~5 per 5 s; default 3000) */
   minEditIntervalMs: number;
+  /**
+   * minimum time between two edits of a message whose job only waits in the queue (default 10 000):
+   * every message in a channel shares one rate-limit bucket, so position updates of many waiting jobs
+   * must not crowd out the progress of the running ones
+   */
+  queuedEditIntervalMs: number;
   /** post a snapshot to the thread when it is at least this many steps after the last one posted (0: every snapshot) */
   threadEvery: number;
   /** create a thread per job (default true) */
@@ -38,6 +44,7 @@ export interface PresenterOptions {
 
 export const DEFAULT_PRESENTER_OPTIONS: PresenterOptions = {
   minEditIntervalMs: 3000,
+  queuedEditIntervalMs: 10_000,
   threadEvery: 0,
   threads: true,
   attachmentLimit: 10 * 1024 * 1024,
@@ -146,7 +153,7 @@ export class Presenter {
       ref = await send(this.render(v, false));
       this.counters.messagesSent++;
     } catch (err) {
-      this.log.warn({ job: jobId, err: errInfo(err) }, 'could not post the job message through the interaction; posting in the channel');
+      this.log.warn({ job: jobId, err: errorSummary(err) }, 'could not post the job message through the interaction; posting in the channel');
       v.bind = 'none';
       v.editor.request(true);
       return undefined;
@@ -218,7 +225,10 @@ export class Presenter {
       lastThreadStep: job.checkpointStep ?? 0,
       editor: undefined as unknown as CoalescingEditor,
     };
-    created.editor = new CoalescingEditor(() => this.sendUpdate(created), this.opts.minEditIntervalMs);
+    created.editor = new CoalescingEditor(
+      () => this.sendUpdate(created),
+      () => (created.phase === 'queued' ? Math.max(this.opts.minEditIntervalMs, this.opts.queuedEditIntervalMs) : this.opts.minEditIntervalMs),
+    );
     this.views.set(job.id, created);
     return created;
   }
@@ -283,7 +293,7 @@ export class Presenter {
         if (data && data.length <= this.opts.attachmentLimit) final.timelapse = { name: `timelapse${path.extname(job.timelapsePath)}`, data };
       }
     } catch (err) {
-      this.log.error({ job: job.id, err: errInfo(err) }, 'could not read the result files');
+      this.log.error({ job: job.id, err: errorSummary(err) }, 'could not read the result files');
     }
     // the phase changes only now, so no edit goes out as "done" without the picture
     const v = this.view(job);
@@ -328,7 +338,7 @@ export class Presenter {
     try {
       this.scheduler.setDiscordRefs(v.job.id, { messageId: ref.messageId, channelId: ref.channelId });
     } catch (err) {
-      this.log.warn({ job: v.job.id, err: errInfo(err) }, 'could not record the message id');
+      this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'could not record the message id');
     }
   }
 
@@ -347,11 +357,11 @@ export class Presenter {
       } catch (err) {
         this.counters.editErrors++;
         if (isGone(err) || isForbidden(err)) {
-          this.log.warn({ job: v.job.id, err: errInfo(err) }, 'the job message is gone; the job carries on');
+          this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'the job message is gone; the job carries on');
           v.bind = 'gone';
           if (v.thread === 'creating' || v.thread === 'none') v.thread = v.thread === 'none' ? 'unavailable' : v.thread;
         } else {
-          this.log.warn({ job: v.job.id, err: errInfo(err) }, 'editing the job message failed; will retry with the next update');
+          this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'editing the job message failed; will retry with the next update');
           if (terminal) setTimeout(() => v.editor.request(true), 2000).unref();
           return;
         }
@@ -370,7 +380,7 @@ export class Presenter {
         if (snapStep !== undefined) v.sentSnapshotStep = snapStep;
         if (v.phase === 'running') this.ensureThread(v);
       } catch (err) {
-        this.log.error({ job: v.job.id, err: errInfo(err) }, 'could not post a message for the job');
+        this.log.error({ job: v.job.id, err: errorSummary(err) }, 'could not post a message for the job');
         if (terminal) this.retire(v);
         return;
       }
@@ -386,7 +396,7 @@ export class Presenter {
       try {
         await this.port.react(v.message, EMOJI.reroll);
       } catch (err) {
-        this.log.warn({ job: v.job.id, err: errInfo(err) }, 'could not add the re-roll reaction');
+        this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'could not add the re-roll reaction');
       }
       if (v.final?.timelapse && v.thread === 'ready') {
         this.postToThread(v, `Timelapse of ${v.job.request.steps} steps`, v.final.timelapse, false);
@@ -416,11 +426,11 @@ export class Presenter {
         try {
           this.scheduler.setDiscordRefs(v.job.id, { threadId: id });
         } catch (err) {
-          this.log.warn({ job: v.job.id, err: errInfo(err) }, 'could not record the thread id');
+          this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'could not record the thread id');
         }
       } catch (err) {
         v.thread = 'unavailable';
-        this.log.warn({ job: v.job.id, err: errInfo(err) }, 'no thread for this job (missing permission or unsupported channel); progress stays on the message');
+        this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'no thread for this job (missing permission or unsupported channel); progress stays on the message');
       }
     });
   }
@@ -436,17 +446,9 @@ export class Presenter {
         await this.port.sendMessage(v.threadId, { content, files: [file] });
         this.counters.threadPosts++;
       } catch (err) {
-        this.log.warn({ job: v.job.id, err: errInfo(err) }, 'could not post to the thread');
+        this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'could not post to the thread');
         if (isGone(err) || isForbidden(err)) v.thread = 'unavailable';
       }
     });
   }
-}
-
-function errInfo(err: unknown): { message: string; code?: unknown; status?: unknown } {
-  if (err && typeof err === 'object') {
-    const e = err as { message?: string; code?: unknown; status?: unknown };
-    return { message: String(e.message ?? err), code: e.code, status: e.status };
-  }
-  return { message: String(err) };
 }

@@ -15,7 +15,7 @@ import { openStore, type JobStore } from '../jobs/store.ts';
 import type { JobRunner } from '../jobs/types.ts';
 import { createClient, wireHandlers } from './client.ts';
 import { LimitsStore, type BotContext } from './context.ts';
-import { DiscordJsPort } from './discord-port.ts';
+import { DiscordJsPort, errorSummary } from './discord-port.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
 
 export interface BotDeps {
@@ -143,7 +143,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       void stop().then(
         () => process.exit(0),
         (err: unknown) => {
-          log.error({ err }, 'error while stopping');
+          log.error({ err: errorSummary(err) }, 'error while stopping');
           process.exit(1);
         },
       );

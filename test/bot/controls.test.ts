@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replyMessage, startHarness, str, int, user, waitForContent, type Harness } from './helpers/harness.ts';
+import { jobFor, replyMessage, startHarness, str, int, user, waitForContent, type Harness } from './helpers/harness.ts';
 import type { FakeDiscord, FakeMemberUser } from '../fake-discord/index.ts';
 
 async function imagine(fake: FakeDiscord, who: FakeMemberUser, prompt: string, steps = 10) {
@@ -66,8 +66,8 @@ describe('queue, fairness and cancel', () => {
     await hold.reached;
     const queued = await imagine(fake, alice, 'to cancel while queued', 30);
     await waitForContent(fake, queued.messageId, /Queued/);
-    const runningJob = h.bot.store.findByMessageId(running.messageId)!;
-    const queuedJob = h.bot.store.findByMessageId(queued.messageId)!;
+    const runningJob = (await jobFor(h, running.messageId));
+    const queuedJob = (await jobFor(h, queued.messageId));
 
     // carol may not cancel alice's job
     const no = fake.clickButton({ messageId: queued.messageId, customId: `reverie:cancel:${queuedJob.id}`, user: carol });
@@ -97,7 +97,7 @@ describe('queue, fairness and cancel', () => {
     const hold2 = runner.holdAt(1);
     const third = await imagine(fake, alice, 'third', 30);
     await hold2.reached;
-    const thirdJob = h.bot.store.findByMessageId(third.messageId)!;
+    const thirdJob = (await jobFor(h, third.messageId));
     const byCarol = fake.slashCommand({ name: 'queue', user: carol, options: [str('cancel', thirdJob.id)] });
     expect(await ephemeralReply(fake, byCarol.id)).toMatch(/Only <@\d+>/);
     const byAlice = fake.slashCommand({ name: 'queue', user: alice, options: [str('cancel', thirdJob.id)] });
@@ -112,7 +112,7 @@ describe('queue, fairness and cancel', () => {
     const carol = user(fake, 'carol');
     const m = await imagine(fake, alice, 'to delete', 5);
     await waitForContent(fake, m.messageId, /Finished/);
-    const job = h.bot.store.findByMessageId(m.messageId)!;
+    const job = (await jobFor(h, m.messageId));
     const no = fake.clickButton({ messageId: m.messageId, customId: `reverie:delete:${job.id}`, user: carol });
     expect(await ephemeralReply(fake, no.id)).toMatch(/can delete this/);
     expect(fake.messages.get(m.messageId)!.deleted).toBe(false);

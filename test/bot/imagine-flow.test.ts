@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { buttonIds, replyMessage, startHarness, str, int, user, waitForContent, type Harness } from './helpers/harness.ts';
+import { buttonIds, jobFor, replyMessage, startHarness, str, int, user, waitForContent, type Harness } from './helpers/harness.ts';
 
 // The whole /imagine flow: real discord.js Client ↔ fake Discord, real store and scheduler, PaintRunner.
 describe('/imagine end to end', () => {
@@ -72,7 +72,7 @@ describe('/imagine end to end', () => {
     expect(done.attachments.map((a) => a.filename)).toEqual(['reverie-42.png']);
     const finalPng = fake.attachmentData(done.attachments[0]!)!;
     expect((await sharp(finalPng).metadata()).format).toBe('png');
-    const jobId = h.bot.store.findByMessageId(msg.id)!.id;
+    const jobId = (await jobFor(h, msg.id)).id;
     expect(buttonIds(done)).toEqual([`reverie:reroll:${jobId}`, `reverie:vary:${jobId}`, `reverie:delete:${jobId}`]);
     await fake.waitFor<boolean>(() => fake.messages.get(msg.id)!.reactions.get('🔁')?.has(fake.appId), { what: 'bot 🔁 reaction' });
     const react = fake.find((r) => r.route === 'PUT /channels/:channel/messages/:message/reactions/:emoji/@me')[0]!;
@@ -100,7 +100,7 @@ describe('/imagine end to end', () => {
     const post = fake.find((r) => r.route === 'POST /channels/:channel/messages' && (r.response as { id?: string } | null)?.id === rerollMsg.id)[0]!;
     expect(post.body!.message_reference).toMatchObject({ message_id: parentMsg });
     await waitForContent(fake, rerollMsg.id, /Finished/);
-    const child = h.bot.store.findByMessageId(rerollMsg.id)!;
+    const child = (await jobFor(h, rerollMsg.id));
     expect(child).toMatchObject({ userId: bob.id, userName: 'Bob', parentId: parent.id });
     expect(child.request.seed).not.toBe(parent.request.seed);
     expect(child.request.prompt).toBe(parent.request.prompt);
@@ -112,13 +112,13 @@ describe('/imagine end to end', () => {
     expect((cb.body!.data.flags ?? 0) & 64).toBe(0);
     const m2 = await replyMessage(fake, press.id);
     await waitForContent(fake, m2.id, /Finished/);
-    expect(h.bot.store.findByMessageId(m2.id)).toMatchObject({ userId: alice.id, parentId: parent.id });
+    expect(await jobFor(h, m2.id)).toMatchObject({ userId: alice.id, parentId: parent.id });
 
     // Variation: starts from the parent's final z with a new seed and half the steps
     const vary = fake.clickButton({ messageId: parentMsg, customId: `reverie:vary:${parent.id}`, user: alice });
     const m3 = await replyMessage(fake, vary.id);
     await waitForContent(fake, m3.id, /Finished/);
-    const v = h.bot.store.findByMessageId(m3.id)!;
+    const v = (await jobFor(h, m3.id));
     expect(v.request.initZ).toBe(parent.finalZPath);
     expect(v.request.steps).toBe(10);
     expect(v.request.seed).not.toBe(parent.request.seed);

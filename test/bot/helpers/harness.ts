@@ -82,7 +82,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     handleSignals: false,
     ...opts.deps,
     attachments: { allowedHosts: [fake.cdnHost], ...opts.deps?.attachments },
-    presenter: { minEditIntervalMs: 100, ...opts.deps?.presenter },
+    presenter: { minEditIntervalMs: 100, queuedEditIntervalMs: 100, ...opts.deps?.presenter },
   });
   let stopped = false;
   return {
@@ -147,4 +147,9 @@ export async function waitForContent(fake: FakeDiscord, messageId: string, re: R
 
 export function user(fake: FakeDiscord, name: string, opts: { mod?: boolean; admin?: boolean } = {}): FakeMemberUser {
   return [...fake.users.values()].find((u) => u.username === name) ?? fake.addUser(name, opts);
+}
+
+/** The job whose message this is (waits: the id is recorded just after the message is posted). */
+export async function jobFor(h: Harness, messageId: string): Promise<import('../../../src/jobs/types.ts').JobRecord> {
+  return h.fake.waitFor(() => (h.bot.store.isOpen ? h.bot.store.findByMessageId(messageId) : undefined), { what: `the job of message ${messageId}` });
 }
