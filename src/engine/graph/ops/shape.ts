@@ -56,7 +56,44 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   }
   if (perm.every((p, i) => p === i)) return x;
   const shape = perm.map((p) => x.shape[p]!);
+  const data = x.graph.constantData(x);
+  if (data instanceof Float32Array) return transposedConstant(x, data, perm, shape);
   return x.graph.addNode('Transpose', [x], { perm: [...perm] }, [{ shape, dtype: x.dtype }])[0]!;
+}
+
+const transposedConstants = new WeakMap<Tensor, Map<string, Tensor>>();
+
+/** Transposes of weights are done once here rather than left for ONNX Runtime to fold (or not). */
+function transposedConstant(x: Tensor, data: Float32Array, perm: readonly number[], shape: number[]): Tensor {
+  let byPerm = transposedConstants.get(x);
+  if (!byPerm) transposedConstants.set(x, (byPerm = new Map()));
+  const key = perm.join(',');
+  const cached = byPerm.get(key);
+  if (cached) return cached;
+  const rank = x.rank;
+  const inStrides = new Array<number>(rank);
+  for (let i = rank - 1, st = 1; i >= 0; i--) {
+    inStrides[i] = st;
+    st *= x.shape[i]!;
+  }
+  const out = new Float32Array(data.length);
+  const idx = new Array<number>(rank).fill(0);
+  const step = perm.map((p) => inStrides[p]!);
+  let src = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = data[src]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      src += step[d]!;
+      if (idx[d]! < shape[d]!) break;
+      src -= step[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  const name = `${x.graph.initializers.get(x.id)?.name ?? 'const'}_T${perm.join('')}`;
+  const t = x.graph.constant(out, shape, name);
+  byPerm.set(key, t);
+  return t;
 }
 defineOp('Transpose', {
   vjp: ({ node, gy }) => {
