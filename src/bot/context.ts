@@ -23,7 +23,15 @@ export interface BotContext {
   uploadsDir: string;
   log: Logger;
   /** counters for /metrics */
-  metrics: { rateLimited: number };
+  metrics: BotMetrics;
+}
+
+/** Counters for the operations endpoint (/metrics); the presenter has its own (edits sent...). */
+export interface BotMetrics {
+  /** 429s discord.js received (it waited and retried) */
+  rateLimited: number;
+  /** engine workers that died and were replaced, per device */
+  workerRestarts: Record<string, number>;
 }
 
 const KEY = 'bot.limits';

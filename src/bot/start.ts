@@ -14,7 +14,7 @@ import { Scheduler, type SchedulerOptions } from '../jobs/scheduler.ts';
 import { openStore, type JobStore } from '../jobs/store.ts';
 import type { JobRunner } from '../jobs/types.ts';
 import { createClient, wireHandlers } from './client.ts';
-import { LimitsStore, type BotContext } from './context.ts';
+import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
 import { DiscordJsPort, errorSummary } from './discord-port.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
 
@@ -45,12 +45,12 @@ export interface BotHandle {
   stop(): Promise<void>;
 }
 
-/** The engine's contract: src/engine/runner.ts exports createEngineRunners(config, { logger }). */
+/** The engine's contract: src/engine/runner.ts exports createEngineRunners(config, { logger, onWorkerRestart }). */
 interface EngineModule {
-  createEngineRunners(config: Config, opts: { logger: Logger }): Promise<JobRunner[]> | JobRunner[];
+  createEngineRunners(config: Config, opts: { logger: Logger; onWorkerRestart?(device: string, reason: string): void }): Promise<JobRunner[]> | JobRunner[];
 }
 
-async function engineRunners(config: Config, logger: Logger): Promise<JobRunner[]> {
+async function engineRunners(config: Config, logger: Logger, metrics: BotMetrics): Promise<JobRunner[]> {
   const spec = new URL('../engine/runner.ts', import.meta.url).href;
   let mod: EngineModule;
   try {
@@ -61,16 +61,22 @@ async function engineRunners(config: Config, logger: Logger): Promise<JobRunner[
     }
     throw err;
   }
-  return mod.createEngineRunners(config, { logger });
+  return mod.createEngineRunners(config, {
+    logger,
+    onWorkerRestart: (device) => {
+      metrics.workerRestarts[device] = (metrics.workerRestarts[device] ?? 0) + 1;
+    },
+  });
 }
 
 export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotHandle> {
   const log = (deps.logger ?? getLogger()).child({ mod: 'bot' });
+  const metrics: BotMetrics = { rateLimited: 0, workerRestarts: {} };
   const ownStore = !deps.store;
   const store = deps.store ?? openStore({ dataDir: config.dataDir, dbFile: config.dbPath });
   let runners: JobRunner[];
   try {
-    runners = deps.runners ?? (await engineRunners(config, log));
+    runners = deps.runners ?? (await engineRunners(config, log, metrics));
   } catch (err) {
     if (ownStore) store.close();
     throw err;
@@ -98,7 +104,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     attachments: { ...DEFAULT_ATTACHMENT_POLICY, ...deps.attachments },
     uploadsDir: path.join(config.dataDir, 'uploads'),
     log,
-    metrics: { rateLimited: 0 },
+    metrics,
   };
   wireHandlers(client, ctx);
 

@@ -91,9 +91,19 @@ export function parsePrompt(piece: string): WeightedPrompt {
   return { text, weight, stop };
 }
 
+export interface ParsePromptsOptions {
+  /** an empty input gives [] instead of an error (e.g. only image prompts); default false */
+  allowEmpty?: boolean;
+  /** at least one prompt must pull (weight > 0); default true */
+  requirePositive?: boolean;
+}
+
 /** Parses `a:1 | b:0.5 | c:-1`. Throws PromptParseError with a message fit for the user. */
-export function parsePrompts(input: string): WeightedPrompt[] {
-  if (!input || !input.trim()) throw new PromptParseError('The prompt is empty: tell me what to paint, e.g. `a lighthouse in a storm`.');
+export function parsePrompts(input: string, opts: ParsePromptsOptions = {}): WeightedPrompt[] {
+  if (!input || !input.trim()) {
+    if (opts.allowEmpty) return [];
+    throw new PromptParseError('The prompt is empty: tell me what to paint, e.g. `a lighthouse in a storm`.');
+  }
   const pieces = input.split('|');
   const out: WeightedPrompt[] = [];
   for (const piece of pieces) {
@@ -104,7 +114,7 @@ export function parsePrompts(input: string): WeightedPrompt[] {
     out.push(parsePrompt(piece));
   }
   if (out.length > MAX_PROMPTS) throw new PromptParseError(`That is ${out.length} prompts; at most ${MAX_PROMPTS} are allowed.`);
-  if (!out.some((p) => p.weight > 0)) {
+  if ((opts.requirePositive ?? true) && !out.some((p) => p.weight > 0)) {
     throw new PromptParseError('Every prompt has a weight of 0 or less, so there is nothing to paint towards: give at least one prompt a positive weight.');
   }
   return out;

@@ -49,6 +49,11 @@ describe('prompt parser', () => {
     expect(err(Array.from({ length: 9 }, (_, i) => `p${i}`).join('|'))).toMatch(/at most 8/);
   });
 
+  it('options: empty input and only negative prompts can be allowed (e.g. image-prompt-only runs)', () => {
+    expect(parsePrompts('', { allowEmpty: true })).toEqual([]);
+    expect(parsePrompts('blur:-1', { requirePositive: false })).toEqual([{ text: 'blur', weight: -1, stop: -Infinity }]);
+  });
+
   it('formats back to a string that parses to the same prompts', () => {
     for (const s of ['a:1 | b:0.5 | c:-1', 'fog:0.5:0.2 | sea', 'a sign saying: hello', 'x:2:-inf', 'note: this:2', 'ends:']) {
       const p = parsePrompts(s);
