@@ -191,7 +191,7 @@ const COMMANDS = {
       const zi = g.input('z', z.shape);
       const tokens = g.input('tokens', t.shape, 'int64');
       const eot = g.input('eot', [1], 'int64');
-      const loss = reshape(oneCutoutLoss(g, clip, vq, zi, clip.encodeText(g, tokens, eot)), []);
+      const loss = reshape(oneCutoutLoss(g, clip, vq, zi, clip.encodeText(g, tokens, eot)).losses, []);
       const [gz] = grad(loss, [zi]);
       g.output(loss, 'loss');
       g.output(gz!, 'grad');
@@ -208,13 +208,22 @@ type CommandName = keyof typeof COMMANDS;
  * The VQGAN+CLIP loss of one step with a single full-frame cutout, no augmentation and no noise:
  * straight-through quantise → decode → (x+1)/2 → clamp_with_grad(0,1) → full-frame cutout at the CLIP
  * input size (identity when the sizes agree) → CLIP normalise → encode_image → spherical distance to
- * `target` [1,D]. z [B,E,h,w] → losses [B]. `quantize: false` decodes z as it is (for finite differences).
+ * `target` [1,D]. z [B,E,h,w] → losses [B] (and the raw decoder output [B,3,H,W]). `quantize: false`
+ * decodes z as it is.
  */
-export function oneCutoutLoss(g: Graph, clip: ClipModel, vq: VqganModel, z: Tensor, target: Tensor, opts: { quantize?: boolean } = {}): Tensor {
+export function oneCutoutLoss(
+  g: Graph,
+  clip: ClipModel,
+  vq: VqganModel,
+  z: Tensor,
+  target: Tensor,
+  opts: { quantize?: boolean } = {},
+): { losses: Tensor; decoded: Tensor } {
   const zq = opts.quantize === false ? z : vq.quantize(g, z).zq;
-  const pixels = clampWithGrad(div(add(vq.decode(g, zq), 1), 2), 0, 1);
+  const decoded = vq.decode(g, zq);
+  const pixels = clampWithGrad(div(add(decoded, 1), 2), 0, 1);
   const cut = fullFrameCutout(pixels, clip.inputSize);
-  return sphericalDistance(clip.encodeImage(g, clip.normalize(g, cut)), target);
+  return { losses: sphericalDistance(clip.encodeImage(g, clip.normalize(g, cut)), target), decoded };
 }
 
 const USAGE = `Usage: npm run -s imagine -- inspect <what> [options]
@@ -237,14 +246,15 @@ function commandHelp(name: CommandName): string {
 /** Entry point for `imagine inspect ...` (argv without "inspect"); returns the exit code, never throws. */
 export async function inspectMain(argv: string[], io: InspectIo = defaultIo()): Promise<number> {
   const name = argv[0];
-  const prefix = name && name in COMMANDS ? `inspect ${name}` : 'inspect';
+  const known = name !== undefined && Object.hasOwn(COMMANDS, name);
+  const prefix = known ? `inspect ${name}` : 'inspect';
   try {
     if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
       if (name === undefined) throw new UsageError(`missing what to inspect: one of ${Object.keys(COMMANDS).join(', ')} (see inspect --help)`);
       io.out(USAGE);
       return 0;
     }
-    if (!(name in COMMANDS)) throw new UsageError(`unknown subcommand "${name}": expected one of ${Object.keys(COMMANDS).join(', ')}`);
+    if (!known) throw new UsageError(`unknown subcommand "${name}": expected one of ${Object.keys(COMMANDS).join(', ')}`);
     const c = COMMANDS[name as CommandName] as Command<OptionSpecs>;
     const parsed = parseArgs(argv.slice(1), c.spec, c.positionals ? { positionals: c.positionals } : {});
     if (parsed.help) {

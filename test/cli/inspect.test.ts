@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectMain } from '../../src/cli/inspect.ts';
 import { readNpy, writeNpy, type NpyArray } from '../../src/engine/npy.ts';
+import { openWeights } from '../../src/engine/weights/index.ts';
 import { gradientAgreement, maxAbsError } from '../helpers/compare.ts';
 import { fixture, repoRoot } from '../helpers/fixtures.ts';
 
@@ -18,11 +19,13 @@ interface Result {
   stderr: string;
 }
 
-const ENTRY = path.join(repoRoot, 'src/cli/inspect.ts');
+/** `npm run -s imagine -- inspect ...` without npm: imagine.ts dispatches to inspect.ts (which also runs alone). */
+const IMAGINE = path.join(repoRoot, 'src/cli/imagine.ts');
+const ENTRY = fs.existsSync(IMAGINE) ? [IMAGINE, 'inspect'] : [path.join(repoRoot, 'src/cli/inspect.ts')];
 
 function inspect(args: string[]): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', ENTRY, ...args], { cwd: repoRoot, maxBuffer: 1 << 24, env: { ...process.env, REVERIE_DEBUG: '' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', ...ENTRY, ...args], { cwd: repoRoot, maxBuffer: 1 << 24, env: { ...process.env, REVERIE_DEBUG: '' } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -162,11 +165,41 @@ describe('inspect errors: one line on stderr, exit 2 for usage and 1 for runtime
       /^inspect grad: .*image\.npy: latent has shape \[2,3,64,64\], expected \[B,16,h,w\]/,
     ],
     ['missing input file', () => ['encode', '--vqgan', F('vqgan'), '--image', path.join(tmp, 'nothing.npy'), '--out', path.join(tmp, 'never.npy')], 1, /^inspect encode: image file not found: /],
+    ['missing weight', () => ['text', '--clip', path.join(tmp, 'clip-missing-key'), '--out', path.join(tmp, 'never.npy'), 'x'], 1, /^inspect text: .*open_clip_model\.safetensors: missing weight "ln_final\.bias"$/],
     ['missing CLIP folder', () => ['text', '--clip', path.join(tmp, 'no-clip'), '--out', path.join(tmp, 'never.npy'), 'x'], 1, /^inspect text: CLIP model folder not found: .*no-clip$/],
   ];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     writeNpy(path.join(tmp, 'image-32.npy'), { dtype: 'float32', shape: [1, 3, 32, 32], data: new Float32Array(3 * 32 * 32).fill(0.5) });
+    // the fixture's OpenAI-named CLIP, re-saved without ln_final.bias
+    const dir = path.join(tmp, 'clip-missing-key');
+    fs.mkdirSync(dir);
+    for (const f of ['vocab.json', 'merges.txt']) fs.copyFileSync(F('clip-openai', f), path.join(dir, f));
+    const w = await openWeights(F('clip-openai', 'open_clip_model.safetensors'));
+    const header: Record<string, unknown> = {};
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (const [name, info] of w.tensors) {
+      if (name === 'ln_final.bias') continue;
+      const raw = w.raw(name);
+      header[name] = { dtype: info.dtype === 'float32' ? 'F32' : info.dtype === 'int64' ? 'I64' : 'F16', shape: info.shape, data_offsets: [offset, offset + raw.length] };
+      parts.push(raw);
+      offset += raw.length;
+    }
+    w.close();
+    const json = Buffer.from(JSON.stringify(header));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    fs.writeFileSync(path.join(dir, 'open_clip_model.safetensors'), Buffer.concat([len, json, ...parts]));
+  });
+
+  it('--help lists the subcommands (in process)', async () => {
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), warn: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+    expect(await inspectMain(['--help'], io)).toBe(0);
+    expect(lines.join('\n')).toMatch(/inspect grad --clip DIR --vqgan DIR --z z\.npy --text "prompt" --out g\.npy/);
+    expect(await inspectMain(['encode', '--help'], io)).toBe(0);
+    expect(lines.join('\n')).toMatch(/--quantize\s+snap the latent/);
   });
 
   it.each(cases.map((c) => [c[0], c] as const))('%s (in process)', async (_name, [, args, code, pattern]) => {
