@@ -68,6 +68,8 @@ interface JobView extends ViewState {
   threadWork: Promise<void>;
   pendingPosts: number;
   lastThreadStep: number;
+  /** failed attempts at sending a final state (retried a few times, then given up) */
+  finalRetries: number;
   editor: CoalescingEditor;
 }
 
@@ -223,6 +225,7 @@ export class Presenter {
       threadWork: Promise.resolve(),
       pendingPosts: 0,
       lastThreadStep: job.checkpointStep ?? 0,
+      finalRetries: 0,
       editor: undefined as unknown as CoalescingEditor,
     };
     created.editor = new CoalescingEditor(
@@ -362,7 +365,10 @@ export class Presenter {
           if (v.thread === 'creating' || v.thread === 'none') v.thread = v.thread === 'none' ? 'unavailable' : v.thread;
         } else {
           this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'editing the job message failed; will retry with the next update');
-          if (terminal) setTimeout(() => v.editor.request(true), 2000).unref();
+          if (terminal) {
+            if (++v.finalRetries <= 5) setTimeout(() => v.editor.request(true), 2000 * v.finalRetries).unref();
+            else this.retire(v);
+          }
           return;
         }
       }
