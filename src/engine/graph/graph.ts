@@ -115,6 +115,7 @@ export class Graph {
   output(tensor: Tensor, name: string): void {
     if (tensor.graph !== this) throw new GraphError(`output "${name}" belongs to another graph`);
     if (this.outputs.some((o) => o.name === name)) throw new GraphError(`duplicate graph output name "${name}"`);
+    if (this.inputs.some((i) => i.name === name)) throw new GraphError(`graph output "${name}" has the name of a graph input`);
     this.outputs.push({ tensor, name });
   }
 

@@ -40,3 +40,11 @@ describe('constant folding in the builder', () => {
     for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i]!, 4);
   });
 });
+
+describe('graph names', () => {
+  it('refuses an output named like an input (ORT would fail later with a duplicate definition)', () => {
+    const g = new Graph();
+    const x = g.input('image', [2]);
+    expect(() => g.output(mul(x, 2), 'image')).toThrow(/name of a graph input/);
+  });
+});
