@@ -205,6 +205,10 @@ export class Engine {
     };
 
     for (let i = startStep; i < s.steps; i++) {
+      // session.run blocks this thread for a whole step, so a cancel message (or Ctrl-C) that came during
+      // the step is only seen once the event loop turns: let it turn before looking at the signal, or
+      // the next step (already queued by ONNX Runtime's setImmediate) would run too.
+      if (hooks.signal) await new Promise<void>((resolve) => setImmediate(resolve));
       if (hooks.signal?.aborted) {
         hooks.onAbortState?.(state(i));
         throw new AbortedError(hooks.signal.reason);
