@@ -77,6 +77,7 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
   const engine = new Engine(models, parseDevice(opts.device), opts.threads);
   const progress = progressReporter(opts, io);
   const pending: Promise<void>[] = [];
+  let snapshotError: unknown;
   let lastStep = 0;
   if (opts.snapshots) fs.mkdirSync(opts.snapshots, { recursive: true });
   const digits = Math.max(4, String(opts.steps).length);
@@ -113,7 +114,7 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
           onSnapshot: (s) => {
             if (!opts.snapshots) return;
             const file = path.join(opts.snapshots, `step-${String(s.step).padStart(digits, '0')}.png`);
-            pending.push(writeAtomic(file, s.png));
+            pending.push(writeAtomic(file, s.png).catch((err: unknown) => void (snapshotError ??= err)));
           },
         },
       );
@@ -126,6 +127,7 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
     progress.end();
     await Promise.all(pending);
     if (io.signal?.aborted) return cancelled(opts, io, lastStep, seed);
+    if (snapshotError) throw snapshotError;
 
     let png = result.png;
     if (opts.upscale && opts.upscale !== 1) png = addPngText(await upscalePng(png, opts.upscale), { ...readPngText(result.png), upscale: String(opts.upscale) });
@@ -257,6 +259,11 @@ export async function cli(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // stdout closed early (`imagine --json ... | head -3`): stop painting, quietly
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    ac.abort(err);
+  });
   try {
     process.exitCode = await runImagine(process.argv.slice(2), { ...defaultIo(), signal: ac.signal });
   } finally {
