@@ -9,7 +9,8 @@ export function settingsFromRequest(req: GenerationRequest, opts: { timelapse?: 
   const cutMethod = req.cutMethod ?? DEFAULTS.cutMethod;
   const noiseSeeds = req.noisePromptSeeds ?? [];
   const settings: GenerateSettings = {
-    prompts: parsePrompts(req.prompt),
+    // Image and noise prompts may stand alone; the engine then checks that something pulls the picture.
+    prompts: parsePrompts(req.prompt, req.imagePrompts?.length || noiseSeeds.length ? { allowEmpty: true, requirePositive: false } : {}),
     imagePrompts: (req.imagePrompts ?? []).map((source) => ({ source, weight: 1, stop: -Infinity })),
     noisePrompts: noiseSeeds.map((seed, i) => ({ seed, weight: req.noisePromptWeights?.[i] ?? 1 })),
     width: req.width,
