@@ -204,7 +204,7 @@ export function progressReporter(opts: Pick<ImagineOptions, 'json'>, io: Pick<Im
       if (opts.json) {
         io.stdout.write(`${JSON.stringify({ step: p.step, steps: p.steps, loss: num(p.loss, 6), similarity: num(p.similarity, 6), itPerSec: num(p.itPerSec, 3), etaSec: num(p.etaSec, 1) })}\n`);
       } else if (tty) {
-        io.stderr.write(`\r\x1b[K${formatBar(p, io.stderr.columns ?? 80)}`);
+        io.stderr.write(`\r\x1b[K${formatBar(p, io.stderr.columns || 80)}`);
         drawn = true;
       } else if (p.step === 1 || p.step % 10 === 0 || p.step === p.steps) {
         io.stderr.write(`${formatLine(p)}\n`);
