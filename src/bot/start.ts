@@ -17,6 +17,8 @@ import { createClient, wireHandlers } from './client.ts';
 import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
 import { DiscordJsPort, errorSummary } from './discord-port.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
+import { logJobEvents } from '../ops/job-log.ts';
+import { startOpsServer, type OpsServer } from '../ops/http.ts';
 
 export interface BotDeps {
   /** Runners to use (one per device). Default: the engine's, from src/engine/runner.ts. */
@@ -41,6 +43,8 @@ export interface BotHandle {
   store: JobStore;
   presenter: Presenter;
   ctx: BotContext;
+  /** /healthz and /metrics on 127.0.0.1:HTTP_PORT; undefined when HTTP_PORT is unset. */
+  ops?: OpsServer;
   /** Graceful stop: running jobs checkpoint and go back to the queue, messages say so, client logs out. */
   stop(): Promise<void>;
 }
@@ -70,7 +74,8 @@ async function engineRunners(config: Config, logger: Logger, metrics: BotMetrics
 }
 
 export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotHandle> {
-  const log = (deps.logger ?? getLogger()).child({ mod: 'bot' });
+  const rootLog = deps.logger ?? getLogger();
+  const log = rootLog.child({ mod: 'bot' });
   const metrics: BotMetrics = { rateLimited: 0, workerRestarts: {} };
   const ownStore = !deps.store;
   const store = deps.store ?? openStore({ dataDir: config.dataDir, dbFile: config.dbPath });
@@ -85,13 +90,13 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     store,
     runners,
     limits: { perUserCap: config.maxQueuedPerUser, globalQueueCap: config.maxQueue },
-    logger: log.child({ mod: 'scheduler' }),
+    logger: rootLog.child({ mod: 'scheduler' }),
     closeStore: ownStore,
     ...deps.scheduler,
   });
   const client = createClient(config, deps.clientOptions);
   const port = new DiscordJsPort(client);
-  const presenter = new Presenter(port, scheduler, deps.presenter, log);
+  const presenter = new Presenter(port, scheduler, deps.presenter, rootLog);
   presenter.attach();
   const ctx: BotContext = {
     config,
@@ -107,6 +112,17 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     metrics,
   };
   wireHandlers(client, ctx);
+  const unlogJobs = logJobEvents(scheduler, rootLog.child({ mod: 'jobs' }));
+  let ops: OpsServer | undefined;
+  try {
+    if (config.httpPort !== undefined) {
+      ops = await startOpsServer({ port: config.httpPort, client, store, scheduler, presenter, metrics, runners, logger: rootLog.child({ mod: 'ops' }) });
+    }
+  } catch (err) {
+    presenter.detach();
+    await scheduler.shutdown().catch(() => undefined);
+    throw err;
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -117,6 +133,8 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
       await Promise.race([presenter.flush(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       presenter.detach();
       await client.destroy();
+      await ops?.close();
+      unlogJobs();
       log.info('stopped');
     })());
 
@@ -134,6 +152,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     presenter.detach();
     await client.destroy().catch(() => undefined);
     await scheduler.shutdown().catch(() => undefined);
+    await ops?.close();
     throw err;
   }
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, devices: runners.map((r) => r.device) }, 'logged in to Discord');
@@ -158,5 +177,5 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     process.once('SIGTERM', onSignal);
   }
 
-  return { client, scheduler, store, presenter, ctx, stop };
+  return { client, scheduler, store, presenter, ctx, ...(ops ? { ops } : {}), stop };
 }

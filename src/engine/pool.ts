@@ -25,6 +25,12 @@ interface Active {
 const workerUrl = new URL('./worker-entry.mjs', import.meta.url);
 
 /**
+ * For health checks: 'starting' (the first worker loads the models), 'ready', 'restarting' (a worker
+ * died; its replacement loads the models), 'failed' (the worker could not load the models), 'closed'.
+ */
+export type EngineRunnerState = 'starting' | 'ready' | 'restarting' | 'failed' | 'closed';
+
+/**
  * A JobRunner backed by one worker thread per device. A crash or an ONNX Runtime error fails only the
  * job that was running, and a fresh worker takes its place.
  */
@@ -35,6 +41,9 @@ export class EngineRunner implements JobRunner {
   private active: Active | null = null;
   private closed = false;
   restarts = 0;
+  state: EngineRunnerState = 'starting';
+  /** why the last worker stopped or failed to load (for health checks) */
+  lastError: string | undefined;
 
   constructor(private readonly opts: EngineRunnerOptions) {
     this.device = opts.device;
@@ -57,8 +66,13 @@ export class EngineRunner implements JobRunner {
     });
     this.ready.catch(() => {});
     w.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') readyResolve();
-      else if (m.type === 'error' && !m.jobId) readyReject(new Error(m.message));
+      if (m.type === 'ready') {
+        if (this.worker === w && !this.closed) this.state = 'ready';
+        readyResolve();
+      } else if (m.type === 'error' && !m.jobId) {
+        if (this.worker === w && !this.closed) [this.state, this.lastError] = ['failed', m.message];
+        readyReject(new Error(m.message));
+      }
       else this.onMessage(m);
     });
     const fail = (reason: string) => {
@@ -68,6 +82,7 @@ export class EngineRunner implements JobRunner {
       this.active = null;
       a?.reject(new Error(`the engine worker on ${this.device} stopped (${reason}); the job could not finish`));
       if (!this.closed) {
+        [this.state, this.lastError] = ['restarting', reason];
         this.restarts++;
         this.opts.onWorkerRestart?.(this.device, reason);
         this.spawn();
@@ -144,6 +159,7 @@ export class EngineRunner implements JobRunner {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.state = 'closed';
     await this.worker.terminate();
   }
 }
