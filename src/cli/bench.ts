@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Session, parseDevice, type HostArray } from '../engine/graph/index.ts';
+import { Graph, Session, matmul, parseDevice, serialize, type HostArray } from '../engine/graph/index.ts';
 import { DEFAULT_AUGMENTS, sampleCutouts, type CutMethod, type CutoutSpec } from '../engine/generate/cutouts.ts';
 import { Prng } from '../engine/generate/prng.ts';
 import { buildStepGraph } from '../engine/generate/step-graph.ts';
@@ -14,7 +14,8 @@ import { inferClipConfig } from '../engine/models/clip.ts';
 import { randomClipParams, randomVqganParams, F16_16384 } from '../engine/models/random-weights.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
 
-const REFERENCE_SEC_PER_STEP = 5.5; // PyTorch reference, 256², cutn 32, 2 threads on this kind of machine
+const REFERENCE_SEC_PER_STEP = 5.5; // PyTorch reference, 256², cutn 32, 2 threads (platform notes)
+const REFERENCE_MATMUL_GFLOPS = 310; // MatMul 3072², 2 threads, on the machine those figures were taken on
 
 interface CaseResult {
   size: number;
@@ -27,6 +28,9 @@ interface CaseResult {
   secPerStep: number;
   stepSamples: number[];
   hostPrepSec: number;
+  /** matrix-product and convolution FLOPs of one step, and the rate achieved */
+  gflopPerStep: number;
+  gflopsPerSec: number;
   topOps?: { op: string; sec: number; share: number }[];
 }
 
@@ -80,6 +84,8 @@ async function runCase(clip: ClipModel, vqgan: VqganModel, size: number, cutn: n
     secPerStep: samples[Math.floor(samples.length / 2)]!,
     stepSamples: samples,
     hostPrepSec: prep / 1000 / (steps + 1),
+    gflopPerStep: Number(((built.flops ?? 0) / 1e9).toFixed(1)),
+    gflopsPerSec: Number(((built.flops ?? 0) / 1e9 / samples[Math.floor(samples.length / 2)]!).toFixed(1)),
     ...(topOps ? { topOps } : {}),
   };
 }
@@ -109,6 +115,23 @@ async function profileOps(model: Parameters<typeof Session.create>[0], feeds: Re
     .map(([op, sec]) => ({ op, sec: Number(sec.toFixed(3)), share: Number((sec / total).toFixed(3)) }));
 }
 
+/** This machine's plain MatMul rate (3072², the size the platform notes quote), measured in this run. */
+async function matmulGflops(threads: number): Promise<number> {
+  const n = 3072;
+  const g = new Graph();
+  g.output(matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c');
+  const s = await Session.create(serialize(g), { threads });
+  const a = new Float32Array(n * n).fill(0.5);
+  let best = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    await s.run({ a, b: a });
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  await s.release();
+  return (2 * n ** 3) / best / 1e9;
+}
+
 async function main(): Promise<void> {
   const steps = Number(arg('steps', '3'));
   const threads = Number(arg('threads', String(os.availableParallelism())));
@@ -120,6 +143,7 @@ async function main(): Promise<void> {
   const clip = new ClipModel(clipParams, inferClipConfig(clipParams, { visionHeads: 12, textHeads: 8 }));
   const vqgan = new VqganModel(randomVqganParams({ ...F16_16384, encoder: false }));
   const weightsSec = (performance.now() - t0) / 1000;
+  const machineGflops = await matmulGflops(threads);
   const cases: CaseResult[] = [];
   cases.push(await runCase(clip, vqgan, 256, 32, method, steps, true, threads));
   cases.push(await runCase(clip, vqgan, 256, 8, method, steps, false, threads));
@@ -131,7 +155,16 @@ async function main(): Promise<void> {
     models: { clip: 'ViT-B/32 (random weights)', vqgan: 'f16_16384 decoder (random weights)', clipParamsMB: clipParams.bytes() / 2 ** 20, vqganParamsMB: vqgan.params.bytes() / 2 ** 20 },
     weightsSec,
     cases,
-    reference: { pytorchSecPerStep: REFERENCE_SEC_PER_STEP, speedup: Number((REFERENCE_SEC_PER_STEP / main32.secPerStep).toFixed(2)) },
+    machineMatmulGflops: Number(machineGflops.toFixed(1)),
+    /** the step's matrix/conv rate as a share of a plain large MatMul's on this machine, same run */
+    efficiency: Number((main32.gflopsPerSec / machineGflops).toFixed(3)),
+    reference: {
+      pytorchSecPerStep: REFERENCE_SEC_PER_STEP,
+      pytorchMachineMatmulGflops: REFERENCE_MATMUL_GFLOPS,
+      speedupRaw: Number((REFERENCE_SEC_PER_STEP / main32.secPerStep).toFixed(2)),
+      /** the reference's time scaled to this machine's MatMul rate: compare like with like */
+      speedupMachineAdjusted: Number(((REFERENCE_SEC_PER_STEP * (REFERENCE_MATMUL_GFLOPS / machineGflops)) / main32.secPerStep).toFixed(2)),
+    },
     peakRssMB: Math.round(peak / 2 ** 20),
     maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     totalSec: (performance.now() - t0) / 1000,

@@ -12,5 +12,4 @@ export {
   type DeviceStatus,
 } from './scheduler.ts';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown-hooks.ts';
-export { encodeNpy, decodeNpy } from './npy.ts';
 export { DeterministicRunner, type DeterministicRunnerOptions } from './deterministic-runner.ts';

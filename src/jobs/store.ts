@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-codec.ts';
 import { CheckpointError } from './errors.ts';
-import { encodeNpy } from './npy.ts';
+import { encodeNpy } from '../engine/npy.ts';
 import type { Checkpoint, DiscordRef, JobRecord, JobResult, JobState, NewJob } from './types.ts';
 
 export interface JobStoreOptions {
@@ -322,7 +322,7 @@ export class JobStore {
     if (result.timelapseWebp) this.writeFileAtomic((timelapsePath = path.join(dir, 'timelapse.webp')), result.timelapseWebp);
     else if (result.timelapseGif) this.writeFileAtomic((timelapsePath = path.join(dir, 'timelapse.gif')), result.timelapseGif);
     let finalZPath: string | null = null;
-    if (result.finalZ) this.writeFileAtomic((finalZPath = path.join(dir, 'final-z.npy')), encodeNpy(result.finalZ.data, result.finalZ.shape));
+    if (result.finalZ) this.writeFileAtomic((finalZPath = path.join(dir, 'final-z.npy')), Buffer.from(encodeNpy({ dtype: 'float32', shape: result.finalZ.shape, data: result.finalZ.data })));
     this.update(id, {
       state: 'done',
       finished_at: now,

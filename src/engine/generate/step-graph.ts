@@ -1,6 +1,7 @@
 import {
   Graph,
   add,
+  countFlops,
   clampWithGrad,
   div,
   grad,
@@ -36,6 +37,8 @@ export interface BuiltGraph {
   model: SerializedModel;
   nodeCount: number;
   buildMs: number;
+  /** FLOPs of the matrix products and convolutions in one run */
+  flops?: number;
 }
 
 /** The image a latent decodes to: clamp_with_grad((decoder(quantize_st(z)) + 1) / 2, 0, 1). */
@@ -77,7 +80,7 @@ export function buildStepGraph(clip: ClipModel, vqgan: VqganModel, spec: StepGra
   g.output(reduceMean(d, [0], false), 'dist');
   g.output(embeds, 'embeds');
   const model = serialize(g, { name: 'reverie-step' });
-  return { model, nodeCount: model.nodeCount, buildMs: performance.now() - t0 };
+  return { model, nodeCount: model.nodeCount, buildMs: performance.now() - t0, flops: countFlops(g) };
 }
 
 /** CLIP embeddings of the cutouts of img (resized to the CLIP input when needed by the cutout stage). */
