@@ -6,8 +6,16 @@ import { Scheduler, type SchedulerOptions } from '../../src/jobs/scheduler.ts';
 import { JobStore } from '../../src/jobs/store.ts';
 import type { GenerationRequest, JobRecord, NewJob, SchedulerEventMap } from '../../src/jobs/types.ts';
 
+const made: string[] = [];
+process.once('exit', () => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary data directory, removed when the test process exits. */
 export function tmpDir(label = 'jobs'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `reverie-${label}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `reverie-${label}-`));
+  made.push(d);
+  return d;
 }
 
 export function req(over: Partial<GenerationRequest> = {}): GenerationRequest {
