@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { reportError } from './args.ts';
 import { helpText, parseImagineArgs, type ImagineOptions } from './imagine-options.ts';
+import type { StepReport } from '../engine/generate/generator.ts';
 
 export interface ImagineIo {
   stdout: { write(s: string): unknown };
@@ -184,14 +185,7 @@ async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
   }
 }
 
-interface StepInfo {
-  step: number;
-  steps: number;
-  loss: number;
-  similarity: number;
-  itPerSec: number;
-  etaSec: number;
-}
+type StepInfo = StepReport;
 
 /** Progress on the terminal (bar), in a log (a line every 10 steps) or as JSON lines on stdout. */
 export function progressReporter(opts: Pick<ImagineOptions, 'json'>, io: Pick<ImagineIo, 'stdout' | 'stderr'>): { step(p: StepInfo): void; end(): void; last: StepInfo | undefined } {
