@@ -148,6 +148,15 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
   try {
     await client.login(config.discordToken);
     await ready;
+    // Models that cannot load (a damaged file, no CUDA runtime for cuda:N) stop the bot here, before
+    // recovered jobs would each fail on a device that cannot paint.
+    await Promise.all(
+      runners.map((r) =>
+        (r as { whenReady?: () => Promise<void> }).whenReady?.().catch((e: Error) => {
+          throw new Error(`the engine on ${r.device} could not start: ${e.message}`);
+        }),
+      ),
+    );
   } catch (err) {
     presenter.detach();
     await client.destroy().catch(() => undefined);

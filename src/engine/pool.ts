@@ -128,6 +128,9 @@ export class EngineRunner implements JobRunner {
     if (this.closed) throw new Error(`the ${this.device} engine is shut down`);
     if (this.active) throw new Error(`the ${this.device} engine is already running job ${this.active.jobId}`);
     await this.ready;
+    // Cancelled or shut down while the worker was still loading: never start it (the worker would not
+    // know the job yet and would ignore the cancel).
+    if (ctx.signal.aborted) throw new Error('cancelled before it started');
     return new Promise<JobResult>((resolve, reject) => {
       this.active = { jobId: job.id, ctx, resolve, reject };
       const onAbort = () => this.post({ type: 'cancel', jobId: job.id, reason: ctx.signal.reason });

@@ -32,7 +32,11 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-const enginePromise = loadModels(init.clipDir, init.vqganDir).then((models) => new Engine(models, init.device, init.threads));
+const enginePromise = loadModels(init.clipDir, init.vqganDir).then(async (models) => {
+  const engine = new Engine(models, init.device, init.threads);
+  await engine.probeDevice();
+  return engine;
+});
 enginePromise.then(
   () => send({ type: 'ready' }),
   (err: Error) => send({ type: 'error', message: `could not load the models: ${err.message}` }),

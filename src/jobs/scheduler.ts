@@ -544,8 +544,9 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
       this.store.dropCheckpoint(id);
       return;
     }
-    if (controller.signal.aborted) {
+    if (controller.signal.aborted && !result) {
       // graceful shutdown: back to the queue with its checkpoint; not counted as an interruption
+      // (a run that finished while the shutdown arrived keeps its result below)
       this.store.markQueued(id);
       return;
     }

@@ -98,7 +98,11 @@ export interface ProgressInfo {
 export interface SnapshotInfo {
   step: number;
   png: Buffer;
-  /** Give the checkpoint of the same step here: the store saves both in one transaction. */
+  /**
+   * The state to resume from after this snapshot, saved with it in one transaction. The engine sends
+   * the snapshot of step i (the picture before step i's update) with the checkpoint after that update,
+   * so checkpoint.step is i + 1.
+   */
   checkpoint?: Checkpoint;
 }
 

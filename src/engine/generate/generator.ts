@@ -1,4 +1,4 @@
-import { Graph, Session, serialize, type Device, type HostArray } from '../graph/index.ts';
+import { Graph, Session, add, serialize, type Device, type HostArray } from '../graph/index.ts';
 import { ClipModel, eotPositions } from '../models/clip.ts';
 import { ClipTokenizer } from '../models/tokenizer.ts';
 import { VqganModel } from '../models/vqgan.ts';
@@ -72,25 +72,53 @@ const MAX_TEXT_PROMPTS_SLOTS = 8;
 export class Engine {
   private readonly sessions = new Map<string, Promise<{ session: Session; buildMs: number; sessionMs: number; nodeCount: number }>>();
 
+  /**
+   * @param maxSessions sessions kept alive (least recently used released first): each holds its own
+   *   copy of the weights and working memory, and users can ask for many sizes and cutout counts.
+   *   A job uses at most one at a time after its start, so 3 leaves room for text + step + one more.
+   */
   constructor(
     readonly models: Models,
     readonly device: Device = 'cpu',
     readonly threads?: number,
+    readonly maxSessions = 3,
   ) {}
+
+  /** Creates a tiny session on the device, so a missing CUDA runtime fails at start, not at the first job. */
+  async probeDevice(): Promise<void> {
+    const g = new Graph();
+    g.output(add(g.input('x', [1]), 1), 'y');
+    const s = await Session.create(serialize(g), { device: this.device, threads: 1 });
+    await s.run({ x: Float32Array.of(1) });
+    await s.release();
+  }
 
   private session(key: string, build: () => { model: import('../graph/index.ts').SerializedModel; buildMs: number; nodeCount: number }) {
     let s = this.sessions.get(key);
-    if (!s) {
-      s = (async () => {
-        const built = build();
-        const t0 = performance.now();
-        const session = await Session.create(built.model, { device: this.device, ...(this.threads ? { threads: this.threads } : {}) });
-        return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
-      })();
-      s.catch(() => this.sessions.delete(key));
+    if (s) {
+      this.sessions.delete(key); // re-insert: Map order is the recency order
       this.sessions.set(key, s);
+      return s;
     }
+    while (this.sessions.size >= this.maxSessions) {
+      const [oldKey, old] = this.sessions.entries().next().value!;
+      this.sessions.delete(oldKey);
+      void old.then((o) => o.session.release()).catch(() => undefined);
+    }
+    s = (async () => {
+      const built = build();
+      const t0 = performance.now();
+      const session = await Session.create(built.model, { device: this.device, ...(this.threads ? { threads: this.threads } : {}) });
+      return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
+    })();
+    s.catch(() => this.sessions.delete(key));
+    this.sessions.set(key, s);
     return s;
+  }
+
+  /** Number of live sessions (tests, metrics). */
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   /** CLIP text embeddings [P, D] of the prompts; reports which were truncated to the context length. */
