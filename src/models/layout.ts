@@ -6,6 +6,7 @@
  *     vqgan-imagenet-f16-16384/   last.ckpt, model.yaml
  *     manifest.json               written by `npm run models:pull`: url, size, sha256, date per file
  */
+import { locateVqganFiles } from '../engine/models/vqgan.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { clipTensors, vqganTensors, type ExpectedTensor } from './expected.ts';
@@ -103,7 +104,6 @@ export interface ModelPaths {
 
 const CLIP_WEIGHT_NAMES = ['open_clip_model.safetensors', 'model.safetensors', 'open_clip_pytorch_model.bin', 'pytorch_model.bin'];
 const CLIP_CONFIG_NAMES = ['open_clip_config.json', 'config.json'];
-const VQGAN_CKPT_NAMES = ['last.ckpt', 'model.ckpt'];
 
 function folderPath(modelsDir: string, folder: string): string {
   return path.isAbsolute(folder) ? folder : path.join(modelsDir, folder);
@@ -122,15 +122,6 @@ function isFile(p: string): boolean {
   }
 }
 
-function anyCkpt(dir: string): string | undefined {
-  try {
-    const names = fs.readdirSync(dir).filter((n) => n.endsWith('.ckpt')).sort();
-    return names.length ? path.join(dir, names[0]!) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface ModelChoice {
   /** CLIP_MODEL: folder under modelsDir, or absolute. */
   clip?: string;
@@ -146,6 +137,7 @@ export interface ModelChoice {
 export function modelPaths(modelsDir: string, choice: ModelChoice = {}): ModelPaths {
   const clipDir = folderPath(modelsDir, choice.clip ?? DEFAULT_CLIP_FOLDER);
   const vqDir = folderPath(modelsDir, choice.vqgan ?? DEFAULT_VQGAN_FOLDER);
+  const vqFiles = locateVqganFiles(vqDir);
   return {
     clip: {
       dir: clipDir,
@@ -156,8 +148,9 @@ export function modelPaths(modelsDir: string, choice: ModelChoice = {}): ModelPa
     },
     vqgan: {
       dir: vqDir,
-      checkpoint: firstExisting(vqDir, VQGAN_CKPT_NAMES) ?? anyCkpt(vqDir) ?? path.join(vqDir, VQGAN_CKPT_NAMES[0]!),
-      config: path.join(vqDir, 'model.yaml'),
+      // the engine's own rule, so the start-up check and the engine agree on which files they mean
+      checkpoint: vqFiles.ckpt ?? path.join(vqDir, 'last.ckpt'),
+      config: vqFiles.yaml ?? path.join(vqDir, 'model.yaml'),
     },
   };
 }

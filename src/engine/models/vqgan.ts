@@ -37,14 +37,25 @@ export interface VqganConfig {
 const GROUPS = 32;
 const EPS = 1e-6;
 
-/** Finds the checkpoint and config of a VQGAN folder (taming-transformers layout). */
+/** The checkpoint and config of a VQGAN folder (taming layout), by preference then name order. */
+export function locateVqganFiles(dir: string): { ckpt?: string; yaml?: string } {
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir).sort();
+  } catch {
+    return {};
+  }
+  const ckpt = ['last.ckpt', 'model.ckpt'].find((f) => files.includes(f)) ?? files.find((f) => f.endsWith('.ckpt'));
+  const yaml = ['model.yaml', 'config.yaml'].find((f) => files.includes(f)) ?? files.find((f) => f.endsWith('.yaml'));
+  return { ...(ckpt ? { ckpt: path.join(dir, ckpt) } : {}), ...(yaml ? { yaml: path.join(dir, yaml) } : {}) };
+}
+
+/** Like locateVqganFiles, with clear errors when the folder or its checkpoint is missing. */
 export function findVqganFiles(dir: string): { ckpt: string; yaml?: string } {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`VQGAN model folder not found: ${dir}`);
-  const files = fs.readdirSync(dir);
-  const ckptName = ['last.ckpt', 'model.ckpt'].find((f) => files.includes(f)) ?? files.find((f) => f.endsWith('.ckpt'));
-  if (!ckptName) throw new Error(`no VQGAN checkpoint (*.ckpt) in ${dir}`);
-  const yamlName = ['model.yaml', 'config.yaml'].find((f) => files.includes(f)) ?? files.find((f) => f.endsWith('.yaml'));
-  return { ckpt: path.join(dir, ckptName), ...(yamlName ? { yaml: path.join(dir, yamlName) } : {}) };
+  const { ckpt, yaml } = locateVqganFiles(dir);
+  if (!ckpt) throw new Error(`no VQGAN checkpoint (*.ckpt) in ${dir}`);
+  return { ckpt, ...(yaml ? { yaml } : {}) };
 }
 
 /** The numbers of a taming model.yaml that matter here (a flat scan; the file is simple YAML). */
