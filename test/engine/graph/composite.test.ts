@@ -4,11 +4,14 @@
  * Forward vs a float64 JS reference (abs 2e-4 + rel 2e-4), gradient w.r.t. the block input vs
  * central finite differences along 8 random directions (h = 1e-2, rtol = 1e-2; see gradcheck.ts).
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as G from '../../../src/engine/graph/index.ts';
 import type { Graph, Tensor } from '../../../src/engine/graph/index.ts';
-import { U, gradcheck, mulberry32, normal } from './gradcheck.ts';
+import { U, gradcheck, mulberry32, normal, type GradcheckReport } from './gradcheck.ts';
 import * as ref from './ref.ts';
+
+/** gradcheck throws with details on failure; the report's worst scaled error must also be ≤ 1 */
+const expectPasses = (r: GradcheckReport): void => expect(r.worst).toBeLessThanOrEqual(1);
 
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
 
@@ -71,14 +74,14 @@ describe('CLIP residual attention block (pre-norm)', () => {
   }
 
   it(`[${N},${L},${D}], ${H} heads: forward and input gradient`, async () => {
-    await gradcheck({
+    expectPasses(await gradcheck({
       inputs: [{ shape: [N, L, D], gen: U(-2, 2) }],
       build: (g, [x]) => block(g, x!),
       reference: ([x]) => reference(x!),
       fwdAtol: 2e-4,
       fwdRtol: 2e-4,
       directions: 8,
-    });
+    }));
   });
 });
 
@@ -134,14 +137,14 @@ describe('VQGAN ResnetBlock', () => {
     it(`${cin} → ${cout} channels${cin !== cout ? ' (1×1 nin_shortcut)' : ''}, [1,${cin},4,4]`, async () => {
       const blk = makeBlock(cin, cout, 40 + cout + cin);
       const shape: [number, number, number, number] = [1, cin, 4, 4];
-      await gradcheck({
+      expectPasses(await gradcheck({
         inputs: [{ shape, gen: U(-2, 2) }],
         build: (g, [x]) => blk.build(g, x!),
         reference: ([x]) => blk.reference(x!, shape),
         fwdAtol: 2e-4,
         fwdRtol: 2e-4,
         directions: 8,
-      });
+      }));
     });
   }
 });

@@ -2,10 +2,13 @@
  * MatMul, Gemm, linear: forward vs JS reference (1e-4 abs + 1e-4 rel), gradients for every float input
  * vs central finite differences (h = 1e-2, rtol = 1e-2; see gradcheck.ts).
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as G from '../../../src/engine/graph/index.ts';
-import { gradcheck, mulberry32, normal } from './gradcheck.ts';
+import { gradcheck, mulberry32, normal, type GradcheckReport } from './gradcheck.ts';
 import * as ref from './ref.ts';
+
+/** gradcheck throws with details on failure; the report's worst scaled error must also be ≤ 1 */
+const expectPasses = (r: GradcheckReport): void => expect(r.worst).toBeLessThanOrEqual(1);
 
 describe('MatMul', () => {
   const cases: [string, number[], number[]][] = [
@@ -17,34 +20,34 @@ describe('MatMul', () => {
   ];
   for (const [label, sa, sb] of cases) {
     it(label, async () => {
-      await gradcheck({
+      expectPasses(await gradcheck({
         inputs: [{ shape: sa }, { shape: sb }],
         build: (_, [a, b]) => G.matmul(a!, b!),
         reference: ([a, b]) => ref.matmul(a!, sa, b!, sb),
         directions: 4,
-      });
+      }));
     });
   }
   it('constant rank-2 weight (the usual model case): only x gets a gradient', async () => {
     const w = normal(mulberry32(3), 4 * 6);
-    await gradcheck({
+    expectPasses(await gradcheck({
       inputs: [{ shape: [2, 3, 4] }],
       build: (g, [x]) => G.matmul(x!, g.constant(w, [4, 6])),
       reference: ([x]) => ref.matmul(x!, [2, 3, 4], w, [4, 6]),
-    });
+    }));
   });
   it('linear(x, W[out,in], b) as torch.nn.Linear', async () => {
     const rng = mulberry32(5);
     const w = normal(rng, 6 * 4);
     const b = normal(rng, 6);
-    await gradcheck({
+    expectPasses(await gradcheck({
       inputs: [{ shape: [2, 3, 4] }],
       build: (g, [x]) => G.linear(x!, g.constant(w, [6, 4]), g.constant(b, [6])),
       reference: ([x]) => {
         const y = ref.matmul(x!, [2, 3, 4], ref.transpose(w, [6, 4], [1, 0]), [4, 6]);
         return y.map((v, i) => v + b[i % 6]!);
       },
-    });
+    }));
   });
 });
 
@@ -64,7 +67,7 @@ describe('Gemm', () => {
     it(`transA=${o.transA} transB=${o.transB} alpha=${o.alpha} beta=${o.beta} C=${o.c ? `[${o.c}]` : 'none'}`, async () => {
       const sa = o.transA ? [k, m] : [m, k];
       const sb = o.transB ? [n, k] : [k, n];
-      await gradcheck({
+      expectPasses(await gradcheck({
         inputs: [{ shape: sa }, { shape: sb }, ...(o.c ? [{ shape: o.c }] : [])],
         build: (_, [a, b, c]) => G.gemm(a!, b!, c, o),
         reference: ([a, b, c]) => {
@@ -73,7 +76,7 @@ describe('Gemm', () => {
           const ab = ref.matmul(A, [m, k], B, [k, n]);
           return ref.binary(ab, [m, n], c ?? [0], o.c ?? [], (p, q) => o.alpha * p + o.beta * q);
         },
-      });
+      }));
     });
   }
 });
