@@ -5,7 +5,7 @@
  *        [--steps 30] [--step-ms 1] [--work-iters 200] [--checkpoint-every 5] [--size 256] [--cutn 32]
  *        [--runner deterministic | <module path>] [--data DIR] [--keep]
  *
- * --runner: `deterministic` (default; src/jobs/deterministic-runner.ts) or the path of a module exporting
+ * --runner: `deterministic` (default; test/jobs/deterministic-runner.ts) or the path of a module exporting
  *   `createRunner(device: string, options: Record<string, unknown>): JobRunner | Promise<JobRunner>`
  *   (the engine's worker pool plugs in here).
  *
@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DeterministicRunner } from '../src/jobs/deterministic-runner.ts';
+import { DeterministicRunner } from '../test/jobs/deterministic-runner.ts';
 import { Scheduler } from '../src/jobs/scheduler.ts';
 import { JobStore } from '../src/jobs/store.ts';
 import type { JobRunner } from '../src/jobs/types.ts';

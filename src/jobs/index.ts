@@ -12,4 +12,3 @@ export {
   type DeviceStatus,
 } from './scheduler.ts';
 export { installShutdownHooks, type ShutdownHookOptions } from './shutdown-hooks.ts';
-export { DeterministicRunner, type DeterministicRunnerOptions } from './deterministic-runner.ts';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DeterministicRunner, type DeterministicRunnerOptions } from '../../src/jobs/deterministic-runner.ts';
+import { DeterministicRunner, type DeterministicRunnerOptions } from './deterministic-runner.ts';
 import { Scheduler, type SchedulerOptions } from '../../src/jobs/scheduler.ts';
 import { JobStore } from '../../src/jobs/store.ts';
 import type { GenerationRequest, JobRecord, NewJob, SchedulerEventMap } from '../../src/jobs/types.ts';

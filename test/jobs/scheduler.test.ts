@@ -4,7 +4,7 @@ import { JobNotFoundError, JobRefusedError } from '../../src/jobs/errors.ts';
 import { Scheduler } from '../../src/jobs/scheduler.ts';
 import { JobStore } from '../../src/jobs/store.ts';
 import type { PositionEvent, QueuedEvent } from '../../src/jobs/types.ts';
-import { DeterministicRunner } from '../../src/jobs/deterministic-runner.ts';
+import { DeterministicRunner } from './deterministic-runner.ts';
 import { newJob, referenceChecksum, rig, sleep, tmpDir, waitFor } from './helpers.ts';
 
 describe('fair scheduling', () => {

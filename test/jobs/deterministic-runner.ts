@@ -5,7 +5,7 @@
  * bit-identical result to an uninterrupted run, so tests can prove that no step was lost or redone.
  */
 import { deflateSync } from 'node:zlib';
-import type { Checkpoint, JobAbortReason, JobRecord, JobResult, JobRunner, JobRunnerContext } from './types.ts';
+import type { Checkpoint, JobAbortReason, JobRecord, JobResult, JobRunner, JobRunnerContext } from '../../src/jobs/types.ts';
 
 export interface DeterministicRunnerOptions {
   device: string;
