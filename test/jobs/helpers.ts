@@ -1,3 +1,4 @@
+import { afterAll } from 'vitest';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +8,9 @@ import { JobStore } from '../../src/jobs/store.ts';
 import type { GenerationRequest, JobRecord, NewJob, SchedulerEventMap } from '../../src/jobs/types.ts';
 
 const made: string[] = [];
-process.once('exit', () => {
-  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+// Registered while the importing test file is collected, so it runs after that file's tests.
+afterAll(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** A temporary data directory, removed when the test process exits. */
