@@ -11,7 +11,7 @@ import { Prng } from '../engine/generate/prng.ts';
 import { buildStepGraph } from '../engine/generate/step-graph.ts';
 import { ClipModel } from '../engine/models/clip.ts';
 import { inferClipConfig } from '../engine/models/clip.ts';
-import { randomClipParams, randomVqganParams, F16_16384 } from '../engine/models/random-weights.ts';
+import { randomClipParams, randomVqganParams } from '../engine/models/random-weights.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
 
 const REFERENCE_SEC_PER_STEP = 5.5; // PyTorch reference, 256², cutn 32, 2 threads (platform notes)
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const clipParams = randomClipParams();
   const clip = new ClipModel(clipParams, inferClipConfig(clipParams, { visionHeads: 12, textHeads: 8 }));
-  const vqgan = new VqganModel(randomVqganParams({ ...F16_16384, encoder: false }));
+  const vqgan = new VqganModel(randomVqganParams({ encoder: false }));
   const weightsSec = (performance.now() - t0) / 1000;
   const machineGflops = await matmulGflops(threads);
   const cases: CaseResult[] = [];
