@@ -145,11 +145,12 @@ export function vqganTensors(h: VqganHyper = F16_16384): ExpectedTensor[] {
   for (let i = 0; i < levels; i++) {
     blockIn = h.ch * inMult[i]!;
     const blockOut = h.ch * h.chMult[i]!;
+    // state_dict order: a level's blocks, then its attentions (two ModuleLists), then its resampler
     for (let j = 0; j < h.numResBlocks; j++) {
       out.push(...resnet(`encoder.down.${i}.block.${j}`, blockIn, blockOut));
       blockIn = blockOut;
-      if (h.attnResolutions.includes(res)) out.push(...attn(`encoder.down.${i}.attn.${j}`, blockIn));
     }
+    if (h.attnResolutions.includes(res)) for (let j = 0; j < h.numResBlocks; j++) out.push(...attn(`encoder.down.${i}.attn.${j}`, blockIn));
     if (i !== levels - 1) {
       out.push({ name: `encoder.down.${i}.downsample.conv.weight`, shape: [blockIn, blockIn, 3, 3] }, { name: `encoder.down.${i}.downsample.conv.bias`, shape: [blockIn] });
       res /= 2;
@@ -167,18 +168,24 @@ export function vqganTensors(h: VqganHyper = F16_16384): ExpectedTensor[] {
   res = h.resolution / 2 ** (levels - 1);
   out.push({ name: 'decoder.conv_in.weight', shape: [blockIn, h.zChannels, 3, 3] }, { name: 'decoder.conv_in.bias', shape: [blockIn] });
   out.push(...mid('decoder', blockIn));
+  // built from the lowest resolution up (channels chain that way), listed by level index as the
+  // state_dict does (decoder.up is a ModuleList the constructor prepends to)
+  const up: ExpectedTensor[][] = [];
   for (let i = levels - 1; i >= 0; i--) {
+    const level: ExpectedTensor[] = [];
     const blockOut = h.ch * h.chMult[i]!;
     for (let j = 0; j < h.numResBlocks + 1; j++) {
-      out.push(...resnet(`decoder.up.${i}.block.${j}`, blockIn, blockOut));
+      level.push(...resnet(`decoder.up.${i}.block.${j}`, blockIn, blockOut));
       blockIn = blockOut;
-      if (h.attnResolutions.includes(res)) out.push(...attn(`decoder.up.${i}.attn.${j}`, blockIn));
     }
+    if (h.attnResolutions.includes(res)) for (let j = 0; j < h.numResBlocks + 1; j++) level.push(...attn(`decoder.up.${i}.attn.${j}`, blockIn));
     if (i !== 0) {
-      out.push({ name: `decoder.up.${i}.upsample.conv.weight`, shape: [blockIn, blockIn, 3, 3] }, { name: `decoder.up.${i}.upsample.conv.bias`, shape: [blockIn] });
+      level.push({ name: `decoder.up.${i}.upsample.conv.weight`, shape: [blockIn, blockIn, 3, 3] }, { name: `decoder.up.${i}.upsample.conv.bias`, shape: [blockIn] });
       res *= 2;
     }
+    up[i] = level;
   }
+  for (const level of up) out.push(...level);
   out.push(
     { name: 'decoder.norm_out.weight', shape: [blockIn] },
     { name: 'decoder.norm_out.bias', shape: [blockIn] },

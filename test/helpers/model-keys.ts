@@ -3,6 +3,7 @@
  * architecture rules, and random weights for them scaled like the models' own initialisation.
  */
 import type { TensorInfo, WeightFile } from '../../src/engine/weights/index.ts';
+import { clipTensors, vqganTensors, type ClipHyper } from '../../src/models/expected.ts';
 
 export type KeyShapes = [name: string, shape: number[]][];
 
@@ -40,116 +41,28 @@ export const F16_16384: VqganSizes = {
   nEmbed: 16384,
 };
 
-/** clip/model.py `CLIP(...).state_dict()` names and shapes, in state_dict order (OpenAI naming). */
+/** clip/model.py `CLIP(...).state_dict()` names and shapes in state_dict order: src/models/expected.ts's list. */
 export function clipKeys(c: ClipSizes = VIT_B32): KeyShapes {
-  const { width: vw, layers: vl, patch, resolution } = c.vision;
-  const { width: tw, layers: tl, contextLength, vocabSize } = c.text;
-  const grid = resolution / patch;
-  const block = (prefix: string, w: number): KeyShapes => [
-    [`${prefix}attn.in_proj_weight`, [3 * w, w]],
-    [`${prefix}attn.in_proj_bias`, [3 * w]],
-    [`${prefix}attn.out_proj.weight`, [w, w]],
-    [`${prefix}attn.out_proj.bias`, [w]],
-    [`${prefix}ln_1.weight`, [w]],
-    [`${prefix}ln_1.bias`, [w]],
-    [`${prefix}mlp.c_fc.weight`, [4 * w, w]],
-    [`${prefix}mlp.c_fc.bias`, [4 * w]],
-    [`${prefix}mlp.c_proj.weight`, [w, 4 * w]],
-    [`${prefix}mlp.c_proj.bias`, [w]],
-    [`${prefix}ln_2.weight`, [w]],
-    [`${prefix}ln_2.bias`, [w]],
-  ];
-  const keys: KeyShapes = [
-    ['positional_embedding', [contextLength, tw]],
-    ['text_projection', [tw, c.embedDim]],
-    ['logit_scale', []],
-    ['visual.class_embedding', [vw]],
-    ['visual.positional_embedding', [grid * grid + 1, vw]],
-    ['visual.proj', [vw, c.embedDim]],
-    ['visual.conv1.weight', [vw, 3, patch, patch]],
-    ['visual.ln_pre.weight', [vw]],
-    ['visual.ln_pre.bias', [vw]],
-  ];
-  for (let i = 0; i < vl; i++) keys.push(...block(`visual.transformer.resblocks.${i}.`, vw));
-  keys.push(['visual.ln_post.weight', [vw]], ['visual.ln_post.bias', [vw]]);
-  for (let i = 0; i < tl; i++) keys.push(...block(`transformer.resblocks.${i}.`, tw));
-  keys.push(['token_embedding.weight', [vocabSize, tw]], ['ln_final.weight', [tw]], ['ln_final.bias', [tw]]);
-  return keys;
+  const h: ClipHyper = {
+    embedDim: c.embedDim,
+    imageSize: c.vision.resolution,
+    patch: c.vision.patch,
+    visionWidth: c.vision.width,
+    visionLayers: c.vision.layers,
+    contextLength: c.text.contextLength,
+    vocabSize: c.text.vocabSize,
+    textWidth: c.text.width,
+    textLayers: c.text.layers,
+  };
+  return clipTensors(h).map((t) => [t.name, t.shape]);
 }
 
-/** taming VQModel keys (encoder, decoder, quantize, quant_conv, post_quant_conv), per model-spec appendix D. */
+/** taming VQModel keys (src/models/expected.ts); the decoder part includes quantize and post_quant_conv. */
 export function vqganKeys(c: VqganSizes = F16_16384, parts: { encoder?: boolean; decoder?: boolean } = { encoder: true, decoder: true }): KeyShapes {
-  const keys: KeyShapes = [];
-  const conv = (name: string, cout: number, cin: number, k: number) => keys.push([`${name}.weight`, [cout, cin, k, k]], [`${name}.bias`, [cout]]);
-  const norm = (name: string, ch: number) => keys.push([`${name}.weight`, [ch]], [`${name}.bias`, [ch]]);
-  const resnet = (name: string, cin: number, cout: number) => {
-    norm(`${name}.norm1`, cin);
-    conv(`${name}.conv1`, cout, cin, 3);
-    norm(`${name}.norm2`, cout);
-    conv(`${name}.conv2`, cout, cout, 3);
-    if (cin !== cout) conv(`${name}.nin_shortcut`, cout, cin, 1);
-  };
-  const attn = (name: string, ch: number) => {
-    norm(`${name}.norm`, ch);
-    for (const p of ['q', 'k', 'v', 'proj_out']) conv(`${name}.${p}`, ch, ch, 1);
-  };
-  const levels = c.chMult.length;
-  const mid = (prefix: string, ch: number) => {
-    resnet(`${prefix}.mid.block_1`, ch, ch);
-    attn(`${prefix}.mid.attn_1`, ch);
-    resnet(`${prefix}.mid.block_2`, ch, ch);
-  };
-  if (parts.encoder) {
-    conv('encoder.conv_in', c.ch, 3, 3);
-    let res = c.resolution;
-    const inMult = [1, ...c.chMult];
-    let blockIn = c.ch;
-    for (let i = 0; i < levels; i++) {
-      blockIn = c.ch * inMult[i]!;
-      const blockOut = c.ch * c.chMult[i]!;
-      for (let b = 0; b < c.numResBlocks; b++) {
-        resnet(`encoder.down.${i}.block.${b}`, blockIn, blockOut);
-        blockIn = blockOut;
-      }
-      if (c.attnResolutions.includes(res)) for (let b = 0; b < c.numResBlocks; b++) attn(`encoder.down.${i}.attn.${b}`, blockIn);
-      if (i !== levels - 1) {
-        conv(`encoder.down.${i}.downsample.conv`, blockIn, blockIn, 3);
-        res /= 2;
-      }
-    }
-    mid('encoder', blockIn);
-    norm('encoder.norm_out', blockIn);
-    conv('encoder.conv_out', c.zChannels, blockIn, 3);
-  }
-  if (parts.decoder) {
-    let blockIn = c.ch * c.chMult[levels - 1]!;
-    conv('decoder.conv_in', blockIn, c.zChannels, 3);
-    mid('decoder', blockIn);
-    // registration order: up.0 … up.4 although they run 4 … 0; block_in flows from the top level down
-    const ups: KeyShapes[] = [];
-    let res = c.resolution / 2 ** (levels - 1);
-    for (let i = levels - 1; i >= 0; i--) {
-      const start = keys.length;
-      const blockOut = c.ch * c.chMult[i]!;
-      for (let b = 0; b <= c.numResBlocks; b++) {
-        resnet(`decoder.up.${i}.block.${b}`, blockIn, blockOut);
-        blockIn = blockOut;
-      }
-      if (c.attnResolutions.includes(res)) for (let b = 0; b <= c.numResBlocks; b++) attn(`decoder.up.${i}.attn.${b}`, blockIn);
-      if (i !== 0) {
-        conv(`decoder.up.${i}.upsample.conv`, blockIn, blockIn, 3);
-        res *= 2;
-      }
-      ups[i] = keys.splice(start);
-    }
-    for (const u of ups) keys.push(...u);
-    norm('decoder.norm_out', blockIn);
-    conv('decoder.conv_out', 3, blockIn, 3);
-  }
-  keys.push(['quantize.embedding.weight', [c.nEmbed, c.embedDim]]);
-  if (parts.encoder) conv('quant_conv', c.embedDim, c.zChannels, 1);
-  if (parts.decoder) conv('post_quant_conv', c.zChannels, c.embedDim, 1);
-  return keys;
+  const isEncoder = (n: string) => n.startsWith('encoder.') || n.startsWith('quant_conv.');
+  return vqganTensors({ ...c, inChannels: 3, outCh: 3 })
+    .filter((t) => (isEncoder(t.name) ? parts.encoder : parts.decoder))
+    .map((t) => [t.name, t.shape]);
 }
 
 export const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
