@@ -229,6 +229,12 @@ export class VqganModel {
 
   /** Per-channel min and max of the codebook (z is clamped to them after each step). */
   codebookRange(): { min: Float32Array; max: Float32Array } {
+    return (this.range ??= this.computeRange());
+  }
+
+  private range?: { min: Float32Array; max: Float32Array };
+
+  private computeRange(): { min: Float32Array; max: Float32Array } {
     const { nEmbed, embedDim } = this.config;
     const min = new Float32Array(embedDim).fill(Infinity);
     const max = new Float32Array(embedDim).fill(-Infinity);
