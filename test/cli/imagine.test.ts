@@ -202,6 +202,15 @@ describe('painting', () => {
     expect(readPngText(png)).toMatchObject({ prompt: 'a red apple', seed: '5' });
   });
 
+  it('two runs with one seed at 2 threads, 30 steps of the latest cutouts (warp augments): identical bytes', async () => {
+    const args = ['a red apple', '-i', '30', '-sd', '8', '-s', '64', '64', '-cuts', '8', '-cutm', 'latest', '--threads', '2', ...MODELS];
+    const a = await inProcess([...args, '-o', 'same-a.png']);
+    const b = await inProcess([...args, '-o', 'same-b.png']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(tmp, 'same-a.png')).equals(fs.readFileSync(path.join(tmp, 'same-b.png')))).toBe(true);
+  });
+
   it('a failure while painting is one line with exit code 1', async () => {
     fs.writeFileSync(path.join(tmp, 'junk.png'), 'this is not a picture');
     const r = await inProcess(['a red apple', '-ip', 'junk.png', '-i', '1', '-sd', '1', '-o', 'junk-out.png', ...SMALL]);

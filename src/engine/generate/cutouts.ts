@@ -1,5 +1,6 @@
 import {
   add,
+  adjointPlan,
   clampWithGrad,
   concat,
   conv2d,
@@ -78,8 +79,9 @@ export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
     const P = s * s;
     const idx = g.input('warp_idx', [4, cutn * P], 'int64');
     const w = g.input('warp_w', [4, cutn * P, 1]);
+    const adjoint = { perm: g.input('warp_perm', [4 * cutn * P + 1], 'int64'), bounds: g.input('warp_bounds', [sources * P + 1], 'int64') };
     const flat = reshape(transpose(x, [0, 2, 3, 1]), [sources * P, 3]);
-    const sampled = reduceSum(mul(gather(flat, idx, 0), w), [0], false);
+    const sampled = reduceSum(mul(gather(flat, idx, 0, adjoint), w), [0], false);
     x = transpose(reshape(sampled, [cutn, s, s, 3]), [0, 3, 1, 2]);
   } else if (sources !== cutn) {
     x = expand(x, [cutn, 3, s, s]);
@@ -172,8 +174,11 @@ export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostA
     const idx = new BigInt64Array(4 * n);
     const w = new Float32Array(4 * n);
     bilinearTaps(mats, s, (c) => (spec.method === 'latest' ? 0 : c), idx, w);
+    const plan = adjointPlan(idx, (spec.method === 'latest' ? 1 : cutn) * s * s);
     feeds.warp_idx = idx;
     feeds.warp_w = w;
+    feeds.warp_perm = plan.perm;
+    feeds.warp_bounds = plan.bounds;
   }
   if (aug.has('Ji')) feeds.jitter = jitterMatrices(rng, cutn, spec.method === 'latest');
   if (aug.has('Sh')) {

@@ -3,7 +3,7 @@
  * build time, so shape errors surface where the model is written, not inside ONNX Runtime.
  */
 
-export type DType = 'float32' | 'int64' | 'bool';
+export type DType = 'float32' | 'float64' | 'int64' | 'bool';
 export type Shape = readonly number[];
 export type AttrValue = number | string | readonly number[] | readonly string[] | boolean;
 export type Attrs = Readonly<Record<string, AttrValue | undefined>>;

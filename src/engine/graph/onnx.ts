@@ -4,7 +4,7 @@ import { ProtoWriter } from './protobuf.ts';
 
 export const OPSET = 18;
 const IR_VERSION = 8;
-const ELEM: Record<DType, number> = { float32: 1, int64: 7, bool: 9 };
+const ELEM: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
 /** ONNX attributes that are floats even when their value happens to be an integer. */
 const FLOAT_ATTRS = new Set(['alpha', 'beta', 'epsilon', 'value', 'extrapolation_value', 'cubic_coeff_a', 'min', 'max']);
 

@@ -26,7 +26,7 @@ export function parseDevice(s: string): Device {
   throw new RuntimeError(`unknown device "${s}": expected "cpu" or "cuda:N"`);
 }
 
-const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', int64: 'int64', bool: 'bool' };
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
 
 /** An ONNX Runtime session over a serialised graph, with shape-checked named inputs and outputs. */
 export class Session {

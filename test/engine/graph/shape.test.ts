@@ -160,9 +160,15 @@ describe('Concat / Slice / Split', () => {
 describe('Gather / GatherElements', () => {
   it('gather axis 0 with repeated indices (embedding lookup: gradients add)', async () => {
     const idx = [3, 0, 3, 1, 3, 4, 0, 3];
+    const plan = G.adjointPlan(int64(idx), 5);
     await gradcheck({
-      inputs: [{ shape: [5, 3] }, { shape: [2, 4], dtype: 'int64', value: int64(idx) }],
-      build: (_, [x, i]) => G.gather(x!, i!, 0),
+      inputs: [
+        { shape: [5, 3] },
+        { shape: [2, 4], dtype: 'int64', value: int64(idx) },
+        { shape: [9], dtype: 'int64', value: plan.perm },
+        { shape: [6], dtype: 'int64', value: plan.bounds },
+      ],
+      build: (_, [x, i, perm, bounds]) => G.gather(x!, i!, 0, { perm: perm!, bounds: bounds! }),
       reference: ([x]) => ref.tabulate([2, 4, 3], ([a, b, c]) => x![idx[a! * 4 + b!]! * 3 + c!]!),
     });
   });

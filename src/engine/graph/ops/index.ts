@@ -7,3 +7,4 @@ export * from './norm.ts';
 export * from './special.ts';
 export { broadcastShapes, unbroadcast } from './broadcast.ts';
 export { opDef, defineOp, type OpDef, type Emitter, type VjpArgs } from './registry.ts';
+export * from './scan.ts';

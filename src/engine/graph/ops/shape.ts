@@ -1,5 +1,6 @@
 import { GraphError, fmt, numel, sameShape, type DType, type Shape, type Tensor } from '../graph.ts';
-import { add, mul } from './elementwise.ts';
+import { add, mul, sub } from './elementwise.ts';
+import { adjointPlan, cumsum, indicesUnique } from './scan.ts';
 import { matmul } from './linalg.ts';
 import { reduceSum } from './reduce.ts';
 import { unbroadcast } from './broadcast.ts';
@@ -229,43 +230,79 @@ export function cast(x: Tensor, to: DType): Tensor {
   if (x.dtype === to) return x;
   return x.graph.addNode('Cast', [x], { to }, [{ shape: x.shape, dtype: to }])[0]!;
 }
-const onnxType: Record<DType, number> = { float32: 1, int64: 7, bool: 9 };
+const onnxType: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
 defineOp('Cast', {
   vjp: ({ node, gy }) => [node.inputs[0]!.dtype === 'float32' ? cast(gy[0]!, 'float32') : null],
   emit: (n, e) => e.node('Cast', [e.name(n.inputs[0]!)], [e.outName(n, 0)], { to: onnxType[n.attrs.to as DType] }),
 });
 
+/**
+ * How a gather's gradient is summed back when its indices are fed rather than constant: `unique` when
+ * no index can repeat, otherwise the per-run sort of the indices (adjointPlan, fed beside them).
+ */
+export type GatherAdjoint = { unique: true } | { perm: Tensor; bounds: Tensor };
+
 /** Gather along axis with int64 indices (out = x.shape[:axis] + idx.shape + x.shape[axis+1:]). */
-export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
+export function gather(x: Tensor, indices: Tensor, axis: number, adjoint?: GatherAdjoint): Tensor {
   if (indices.dtype !== 'int64') throw new GraphError(`Gather: indices must be int64, got ${indices}`);
   const a = normAxis('Gather', axis, x.rank);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  return x.graph.addNode('Gather', [x, indices], { axis: a }, [{ shape, dtype: x.dtype }])[0]!;
+  const plan = adjoint && 'perm' in adjoint ? [adjoint.perm, adjoint.bounds] : [];
+  if (plan.length && (plan[0]!.shape[0] !== indices.size + 1 || plan[1]!.shape[0] !== x.shape[a]! + 1)) {
+    throw new GraphError(`Gather: adjoint plan ${plan[0]} / ${plan[1]} does not fit ${indices.size} indices into ${x.shape[a]} rows`);
+  }
+  return x.graph.addNode('Gather', [x, indices, ...plan], { axis: a, unique: adjoint !== undefined && 'unique' in adjoint }, [{ shape, dtype: x.dtype }])[0]!;
 }
 defineOp('Gather', {
   vjp: ({ node, gy }) => {
-    const [x, idx] = node.inputs as [Tensor, Tensor];
-    return [gatherBackward(gy[0]!, idx, node.attrs.axis as number, x.shape), null];
+    const [x, idx, perm, bounds] = node.inputs as [Tensor, Tensor, Tensor?, Tensor?];
+    const adjoint: GatherAdjoint | undefined = perm && bounds ? { perm, bounds } : node.attrs.unique ? { unique: true } : undefined;
+    return [gatherBackward(gy[0]!, idx, node.attrs.axis as number, x.shape, adjoint), null, null, null].slice(0, node.inputs.length);
   },
+  emit: (n, e) => e.node('Gather', [e.name(n.inputs[0]!), e.name(n.inputs[1]!)], [e.outName(n, 0)], { axis: n.attrs.axis }),
 });
 
-/** The adjoint of gather: scatter-adds gy back into zeros of xShape. */
-export function gatherBackward(gy: Tensor, idx: Tensor, axis: number, xShape: Shape): Tensor {
+/**
+ * The adjoint of gather: sums gy back into zeros of xShape. ScatterND-add races in ORT's multi-threaded
+ * CPU kernel and is atomic (unordered) on CUDA, so repeated indices are summed in a fixed order instead:
+ * the rows sorted by destination, a float64 prefix sum, and the difference at each destination's bounds.
+ */
+export function gatherBackward(gy: Tensor, idx: Tensor, axis: number, xShape: Shape, adjoint?: GatherAdjoint): Tensor {
   const g = gy.graph;
   const pre = xShape.slice(0, axis);
   const post = xShape.slice(axis + 1);
   const ir = idx.rank;
-  // gy: pre + I + post → I + pre + post, so ScatterND indexes the first axis of [D] + pre + post.
+  const n = xShape[axis]!;
+  // gy: pre + I + post → I + pre + post, so the gathered axis comes first.
   const perm = [
     ...Array.from({ length: ir }, (_, i) => pre.length + i),
     ...pre.map((_, i) => i),
     ...post.map((_, i) => pre.length + ir + i),
   ];
   const upd = transpose(gy, perm);
-  const base = zeros(g, [xShape[axis]!, ...pre, ...post]);
-  const scattered = scatterNDAdd(base, unsqueeze(idx, [ir]), upd);
   const back = [...pre.map((_, i) => i + 1), 0, ...post.map((_, i) => pre.length + 1 + i)];
-  return transpose(scattered, back);
+  let plan = adjoint && 'perm' in adjoint ? adjoint : undefined;
+  let unique = adjoint !== undefined && 'unique' in adjoint;
+  if (!plan && !unique) {
+    const data = g.constantData(idx);
+    if (!(data instanceof BigInt64Array)) {
+      throw new GraphError(`Gather: the gradient for fed indices ${idx} needs an adjoint plan (or { unique: true })`);
+    }
+    unique = indicesUnique(data, n);
+    if (!unique) {
+      const p = adjointPlan(data, n);
+      plan = { perm: g.constant(p.perm, [p.perm.length]), bounds: g.constant(p.bounds, [p.bounds.length]) };
+    }
+  }
+  if (!plan) {
+    const scattered = scatterNDAdd(zeros(g, [n, ...pre, ...post]), unsqueeze(idx, [ir]), upd);
+    return transpose(scattered, back);
+  }
+  const rows = reshape(upd, [idx.size, numel(pre) * numel(post)]);
+  const sorted = gather(concat([zeros(g, [1, rows.shape[1]!]), rows], 0), plan.perm, 0);
+  const sums = gather(cumsum(cast(sorted, 'float64'), 0), plan.bounds, 0);
+  const seg = sub(slice(sums, [1], [n + 1], [0]), slice(sums, [0], [n], [0]));
+  return transpose(reshape(cast(seg, 'float32'), [n, ...pre, ...post]), back);
 }
 
 export function scatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
