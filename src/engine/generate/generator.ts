@@ -82,7 +82,11 @@ export class Engine {
     readonly device: Device = 'cpu',
     readonly threads?: number,
     readonly maxSessions = 3,
+    /** drop the JS copies of the weights between graph builds (they are read again when needed) */
+    readonly releaseWeights = true,
   ) {}
+
+  private building = 0;
 
   /** Creates a tiny session on the device, so a missing CUDA runtime fails at start, not at the first job. */
   async probeDevice(): Promise<void> {
@@ -106,10 +110,18 @@ export class Engine {
       void old.then((o) => o.session.release()).catch(() => undefined);
     }
     s = (async () => {
-      const built = build();
-      const t0 = performance.now();
-      const session = await Session.create(built.model, { device: this.device, ...(this.threads ? { threads: this.threads } : {}) });
-      return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
+      const params = [this.models.clip.params, this.models.vqgan.params];
+      this.building++;
+      try {
+        await Promise.all(params.map((p) => p.load()));
+        const built = build();
+        const t0 = performance.now();
+        const session = await Session.create(built.model, { device: this.device, ...(this.threads ? { threads: this.threads } : {}) });
+        return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
+      } finally {
+        // ONNX Runtime holds its own copy now: the next graph reads the weights again
+        if (--this.building === 0 && this.releaseWeights) for (const p of params) p.release();
+      }
     })();
     s.catch(() => this.sessions.delete(key));
     this.sessions.set(key, s);

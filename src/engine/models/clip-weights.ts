@@ -7,7 +7,7 @@ import { ParamStore, type ParamArray } from './params.ts';
  * Reads CLIP weights in OpenAI/open_clip naming or Hugging Face CLIPModel naming into one canonical
  * naming: OpenAI's, with each attention's packed in_proj split into q, k and v (views, not copies).
  */
-export function canonicalClipParams(w: WeightFile): ParamStore {
+export function canonicalClipParams(w: WeightFile, reload?: () => Promise<ParamStore> | ParamStore): ParamStore {
   const out = new Map<string, ParamArray>();
   const get = (name: string): ParamArray => ({ data: w.float32(name), shape: [...w.tensors.get(name)!.shape] });
   const names = [...w.tensors.keys()];
@@ -40,7 +40,7 @@ export function canonicalClipParams(w: WeightFile): ParamStore {
       }
     }
   }
-  return new ParamStore(out, w.path);
+  return new ParamStore(out, w.path, reload && (async () => (await reload()).arraysForReload()));
 }
 
 function transpose2d(a: ParamArray): ParamArray {
@@ -101,7 +101,7 @@ export function findClipFiles(dir: string): ClipFiles {
 export async function readClipParams(files: ClipFiles): Promise<ParamStore> {
   const w = await openWeights(files.weights);
   try {
-    return canonicalClipParams(w);
+    return canonicalClipParams(w, () => readClipParams(files));
   } finally {
     w.close();
   }

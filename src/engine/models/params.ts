@@ -7,22 +7,66 @@ export interface ParamArray {
 
 /** Named float32 weights a model reads once and turns into graph constants. */
 export class ParamStore {
-  private readonly graphs = new WeakMap<Graph, Map<string, Tensor>>();
+  private graphs = new WeakMap<Graph, Map<string, Tensor>>();
+  private arrays: Map<string, ParamArray> | null;
+  private readonly shapes: Map<string, number[]>;
+  private loading: Promise<void> | null = null;
 
+  /**
+   * @param reload reads the same weights again (from their file, or the same seed): given, the arrays
+   *   may be released once ONNX Runtime holds its own copy, and are read again for the next graph.
+   */
   constructor(
-    private readonly arrays: Map<string, ParamArray>,
+    arrays: Map<string, ParamArray>,
     readonly source: string,
-  ) {}
+    private readonly reload?: () => Promise<Map<string, ParamArray>> | Map<string, ParamArray>,
+  ) {
+    this.arrays = arrays;
+    this.shapes = new Map([...arrays].map(([k, a]) => [k, a.shape]));
+  }
 
   has(name: string): boolean {
-    return this.arrays.has(name);
+    return this.shapes.has(name);
   }
 
   names(): string[] {
-    return [...this.arrays.keys()];
+    return [...this.shapes.keys()];
+  }
+
+  get loaded(): boolean {
+    return this.arrays !== null;
+  }
+
+  /** Drops the arrays (when they can be read again); the names and shapes stay. */
+  release(): boolean {
+    if (!this.reload || !this.arrays) return false;
+    this.arrays = null;
+    this.graphs = new WeakMap();
+    return true;
+  }
+
+  /** The arrays of a freshly read store, for another store's reload. */
+  arraysForReload(): Map<string, ParamArray> {
+    if (!this.arrays) throw new GraphError(`${this.source}: weights were released`);
+    return this.arrays;
+  }
+
+  /** Reads the arrays again after release(). */
+  async load(): Promise<void> {
+    if (this.arrays) return;
+    this.loading ??= (async () => {
+      const arrays = await this.reload!();
+      for (const [k, shape] of this.shapes) {
+        const a = arrays.get(k);
+        if (!a || a.shape.join(',') !== shape.join(',')) throw new GraphError(`${this.source}: weight "${k}" changed on disk since it was first read`);
+      }
+      this.arrays = arrays;
+    })().finally(() => (this.loading = null));
+    return this.loading;
   }
 
   array(name: string, shape?: readonly number[]): ParamArray {
+    if (!this.arrays) throw new GraphError(`${this.source}: weights were released; load() them before building a graph`);
     const a = this.arrays.get(name);
     if (!a) throw new GraphError(`${this.source}: missing weight "${name}"`);
     if (shape && (shape.length !== a.shape.length || shape.some((d, i) => d !== a.shape[i]))) {
@@ -32,7 +76,9 @@ export class ParamStore {
   }
 
   shape(name: string): number[] {
-    return this.array(name).shape;
+    const s = this.shapes.get(name);
+    if (!s) throw new GraphError(`${this.source}: missing weight "${name}"`);
+    return s;
   }
 
   /** The weight as a constant of graph g (one constant per graph, shared by every use). */
@@ -51,13 +97,13 @@ export class ParamStore {
   /** Count of distinct indices N in keys like `${prefix}N.` */
   countIndexed(prefix: string): number {
     let n = 0;
-    while ([...this.arrays.keys()].some((k) => k.startsWith(`${prefix}${n}.`))) n++;
+    while ([...this.shapes.keys()].some((k) => k.startsWith(`${prefix}${n}.`))) n++;
     return n;
   }
 
   bytes(): number {
     let b = 0;
-    for (const a of this.arrays.values()) b += a.data.byteLength;
+    for (const s of this.shapes.values()) b += 4 * s.reduce((x, y) => x * y, 1);
     return b;
   }
 }

@@ -46,12 +46,15 @@ function memoryWeightFile(arrays: Map<string, ParamArray>, path: string): Weight
 
 /** CLIP in the engine's canonical naming (q/k/v split), from OpenAI-named random tensors. */
 export function randomClipParams(h: ClipHyper = VIT_B_32, seed = 1): ParamStore {
-  return canonicalClipParams(memoryWeightFile(fill(clipTensors(h), seed), `random CLIP (${h.visionWidth}/${h.visionLayers} vision, ${h.textWidth}/${h.textLayers} text)`));
+  return canonicalClipParams(memoryWeightFile(fill(clipTensors(h), seed), `random CLIP (${h.visionWidth}/${h.visionLayers} vision, ${h.textWidth}/${h.textLayers} text)`), () =>
+    randomClipParams(h, seed),
+  );
 }
 
 /** taming VQModel weights with the checkpoint's key names; the encoder only when asked for. */
 export function randomVqganParams(opts: { hyper?: VqganHyper; encoder?: boolean; seed?: number } = {}): ParamStore {
   const h = opts.hyper ?? F16_16384;
   const keep = (t: ExpectedTensor) => opts.encoder !== false || !(t.name.startsWith('encoder.') || t.name.startsWith('quant_conv.'));
-  return new ParamStore(fill(vqganTensors(h).filter(keep), opts.seed ?? 2), `random VQGAN (ch ${h.ch}, mult ${h.chMult.join(',')})`);
+  const arrays = () => fill(vqganTensors(h).filter(keep), opts.seed ?? 2);
+  return new ParamStore(arrays(), `random VQGAN (ch ${h.ch}, mult ${h.chMult.join(',')})`, arrays);
 }

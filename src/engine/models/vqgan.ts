@@ -98,17 +98,20 @@ export class VqganModel {
 
   static async load(dir: string): Promise<VqganModel> {
     const files = findVqganFiles(dir);
-    const w = await openWeights(files.ckpt);
-    const arrays = new Map<string, ParamArray>();
-    try {
-      for (const [name, info] of w.tensors) {
-        if (name.startsWith('loss.') || info.dtype === 'int64') continue;
-        arrays.set(name, { data: w.float32(name), shape: [...info.shape] });
+    const read = async () => {
+      const w = await openWeights(files.ckpt);
+      const arrays = new Map<string, ParamArray>();
+      try {
+        for (const [name, info] of w.tensors) {
+          if (name.startsWith('loss.') || info.dtype === 'int64') continue;
+          arrays.set(name, { data: w.float32(name), shape: [...info.shape] });
+        }
+      } finally {
+        w.close();
       }
-    } finally {
-      w.close();
-    }
-    const model = new VqganModel(new ParamStore(arrays, files.ckpt));
+      return arrays;
+    };
+    const model = new VqganModel(new ParamStore(await read(), files.ckpt, read));
     if (files.yaml) {
       const y = readTamingYaml(fs.readFileSync(files.yaml, 'utf8'));
       const c = model.config;

@@ -21,6 +21,7 @@ afterAll(async () => {
 /** CLIP image embedding of a PNG, through a graph of its own (not the step graph). */
 async function embedPng(png: Buffer): Promise<Float32Array> {
   const { clip } = engine.models;
+  await clip.params.load(); // the engine drops its JS copy of the weights between graph builds
   const r = clip.inputSize;
   const rgb = await sharp(png).removeAlpha().resize(r, r, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
   const chw = new Float32Array(3 * r * r);

@@ -57,10 +57,34 @@ export const reciprocal = (x: Tensor): Tensor => unary('Reciprocal', x);
 export const identity = (x: Tensor): Tensor => unary('Identity', x);
 export const square = (x: Tensor): Tensor => mul(x, x);
 
+/** x · sigmoid(αx), one op so that its gradient keeps only x alive (not the sigmoid as well). */
+export function silu(x: Tensor, alpha = 1): Tensor {
+  if (x.dtype !== 'float32') throw new GraphError(`SiLU: expects float32, got ${x}`);
+  return x.graph.addNode('SiLU', [x], { alpha }, [{ shape: x.shape, dtype: 'float32' }])[0]!;
+}
+defineOp('SiLU', {
+  vjp: ({ node, gy }) => {
+    const x = node.inputs[0]!;
+    const a = node.attrs.alpha as number;
+    // sigmoid recomputed as ½ + ½·tanh(αx/2): a different node from the forward's Sigmoid, so ONNX
+    // Runtime cannot merge the two and keep the forward's output alive until the backward pass.
+    const s = add(mul(tanh(mul(x, a / 2)), 0.5), 0.5);
+    return [mul(gy[0]!, add(s, mul(mul(x, a), mul(s, sub(1, s)))))];
+  },
+  emit: (n, e) => {
+    const x = e.name(n.inputs[0]!);
+    const a = n.attrs.alpha as number;
+    const scaled = a === 1 ? x : e.temp('silu_ax');
+    if (a !== 1) e.node('Mul', [x, e.float([a], [])], [scaled]);
+    const s = e.temp('silu_sigmoid');
+    e.node('Sigmoid', [scaled], [s]);
+    e.node('Mul', [x, s], [e.outName(n, 0)]);
+  },
+});
 /** x * sigmoid(x): VQGAN's nonlinearity */
-export const swish = (x: Tensor): Tensor => mul(x, sigmoid(x));
+export const swish = (x: Tensor): Tensor => silu(x, 1);
 /** x * sigmoid(1.702 x): CLIP's activation */
-export const quickGelu = (x: Tensor): Tensor => mul(x, sigmoid(mul(x, 1.702)));
+export const quickGelu = (x: Tensor): Tensor => silu(x, 1.702);
 
 const noGrad = { vjp: ({ node }: { node: { inputs: readonly unknown[] } }) => node.inputs.map(() => null) };
 for (const op of ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Sign', 'Floor']) {

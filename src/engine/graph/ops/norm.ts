@@ -1,5 +1,5 @@
-import { GraphError, numel, type Tensor } from '../graph.ts';
-import { add, div, mul, sqrt, sub } from './elementwise.ts';
+import { GraphError, numel, type Graph, type Tensor } from '../graph.ts';
+import { add, mul, sub } from './elementwise.ts';
 import { reduceMean } from './reduce.ts';
 import { reshape } from './shape.ts';
 import { defineOp } from './registry.ts';
@@ -33,29 +33,36 @@ defineOp('LayerNormalization', {
 /** Normalises each row of x (over its last axis) to zero mean and unit variance, no affine. */
 export function normalizeRows(x: Tensor, epsilon: number): Tensor {
   if (x.rank !== 3) throw new GraphError(`Normalize: expects [N, G, L], got ${x}`);
-  return x.graph.addNode('NormalizeRows', [x], { epsilon }, [{ shape: x.shape, dtype: 'float32' }])[0]!;
+  const [n, groups, l] = x.shape as [number, number, number];
+  const { ones, zeros } = affineIdentity(x.graph, l);
+  return x.graph.addNode('NormalizeRows', [x, ones, zeros], { epsilon }, [
+    { shape: x.shape, dtype: 'float32' },
+    { shape: [n, groups, 1], dtype: 'float32' },
+  ])[0]!;
 }
 defineOp('NormalizeRows', {
-  // Emitted as InstanceNormalization, which treats axis 1 as channels and normalises over the rest.
+  optionalOutputs: true,
+  // LayerNormalization over the last axis also gives 1/σ per row, so the gradient needs only the
+  // normalised output and 1/σ: the (equally large) input can be freed after the forward pass.
   emit: (n, e) => {
-    const g = n.inputs[0]!.shape[1]!;
-    e.node(
-      'InstanceNormalization',
-      [e.name(n.inputs[0]!), e.float(new Array<number>(g).fill(1), [g]), e.float(new Array<number>(g).fill(0), [g])],
-      [e.outName(n, 0)],
-      { epsilon: n.attrs.epsilon },
-    );
+    const [x, ones, zeros] = n.inputs.map((t) => e.name(t));
+    e.node('LayerNormalization', [x!, ones!, zeros!], [e.outName(n, 0), '', e.outName(n, 1)], { axis: -1, epsilon: n.attrs.epsilon });
   },
   vjp: ({ node, gy }) => {
-    const x = node.inputs[0]!;
-    const y = node.outputs[0]!;
-    const mean = reduceMean(x, [-1]);
-    const centred = sub(x, mean);
-    const rstd = div(1, sqrt(add(reduceMean(mul(centred, centred), [-1]), node.attrs.epsilon as number)));
+    const [y, rstd] = node.outputs as [Tensor, Tensor];
     const g = gy[0]!;
-    return [mul(rstd, sub(sub(g, reduceMean(g, [-1])), mul(y, reduceMean(mul(g, y), [-1]))))];
+    return [mul(rstd, sub(sub(g, reduceMean(g, [-1])), mul(y, reduceMean(mul(g, y), [-1])))), null, null];
   },
 });
+
+const identities = new WeakMap<Graph, Map<number, { ones: Tensor; zeros: Tensor }>>();
+function affineIdentity(g: Graph, l: number): { ones: Tensor; zeros: Tensor } {
+  let byLen = identities.get(g);
+  if (!byLen) identities.set(g, (byLen = new Map()));
+  let c = byLen.get(l);
+  if (!c) byLen.set(l, (c = { ones: g.constant(new Float32Array(l).fill(1), [l], `norm_ones_${l}`), zeros: g.constant(new Float32Array(l), [l], `norm_zeros_${l}`) }));
+  return c;
+}
 
 /** torch.nn.GroupNorm on NCHW with per-channel affine weight and bias [C]. */
 export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon = 1e-6): Tensor {

@@ -94,6 +94,8 @@ function transposedConstant(x: Tensor, data: Float32Array, perm: readonly number
   const name = `${x.graph.initializers.get(x.id)?.name ?? 'const'}_T${perm.join('')}`;
   const t = x.graph.constant(out, shape, name);
   byPerm.set(key, t);
+  // transposing back gives the original weight, not a third copy of it (MatMul's gradient does this)
+  transposedConstants.set(t, new Map([[perm.map((_, i) => perm.indexOf(i)).join(','), x]]));
   return t;
 }
 defineOp('Transpose', {
