@@ -6,14 +6,14 @@ import type { Config } from '../config.ts';
 import type { AttachmentPolicy } from '../commands/attachments.ts';
 import type { BotLimits, ImagineDefaults } from '../commands/validate.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
-import type { JobStore } from '../jobs/store.ts';
+import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { DiscordPort } from './discord-port.ts';
 import type { Presenter } from './presenter.ts';
 
 export interface BotContext {
   config: Config;
   scheduler: Scheduler;
-  store: JobStore;
+  store: JobStoreApi;
   presenter: Presenter;
   port: DiscordPort;
   limits: LimitsStore;
@@ -39,7 +39,7 @@ const KEY = 'bot.limits';
 /** Max steps and size: the config's values, overridden at run time by /reverie limits (persisted). */
 export class LimitsStore {
   constructor(
-    private readonly store: JobStore,
+    private readonly store: JobStoreApi,
     private readonly config: Pick<Config, 'maxSteps' | 'maxSize'>,
   ) {}
 

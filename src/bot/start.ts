@@ -11,7 +11,8 @@ import type { Config } from '../config.ts';
 import { DEFAULT_ATTACHMENT_POLICY, type AttachmentPolicy } from '../commands/attachments.ts';
 import { getLogger } from '../log.ts';
 import { Scheduler, type SchedulerOptions } from '../jobs/scheduler.ts';
-import { openStore, type JobStore } from '../jobs/store.ts';
+import { openStore } from '../jobs/store.ts';
+import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { JobRunner } from '../jobs/types.ts';
 import { createClient, wireHandlers } from './client.ts';
 import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
@@ -24,7 +25,7 @@ export interface BotDeps {
   /** Runners to use (one per device). Default: the engine's, from src/engine/runner.ts. */
   runners?: JobRunner[];
   /** An open store (then the caller closes it). Default: opened from DATA_DIR / DB_PATH. */
-  store?: JobStore;
+  store?: JobStoreApi;
   logger?: Logger;
   presenter?: Partial<PresenterOptions>;
   /** e.g. { allowedHosts: ['127.0.0.1:PORT'] } so tests can serve attachments */
@@ -40,7 +41,7 @@ export interface BotDeps {
 export interface BotHandle {
   client: Client;
   scheduler: Scheduler;
-  store: JobStore;
+  store: JobStoreApi;
   presenter: Presenter;
   ctx: BotContext;
   /** /healthz and /metrics on 127.0.0.1:HTTP_PORT; undefined when HTTP_PORT is unset. */
@@ -152,7 +153,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     // recovered jobs would each fail on a device that cannot paint.
     await Promise.all(
       runners.map((r) =>
-        (r as { whenReady?: () => Promise<void> }).whenReady?.().catch((e: Error) => {
+        r.whenReady?.().catch((e: Error) => {
           throw new Error(`the engine on ${r.device} could not start: ${e.message}`);
         }),
       ),

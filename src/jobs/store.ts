@@ -7,13 +7,26 @@
  * leaves the row pointing at a complete file.
  */
 import Database from 'better-sqlite3';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-codec.ts';
-import { CheckpointError } from './errors.ts';
+import { encodeCheckpoint } from './checkpoint-codec.ts';
 import { encodeNpy } from '../engine/npy.ts';
-import type { Checkpoint, DiscordRef, JobRecord, JobResult, JobState, NewJob } from './types.ts';
+import type { ServiceRecord } from './fairness.ts';
+import { fileTag, jobDirOf, readCheckpointFile, sha256, sweepDir, writeFileAtomic } from './store-files.ts';
+import { MIGRATIONS, migrate, retryBusy, rowToJob, type JobRow } from './store-schema.ts';
+import type {
+  DayCounts,
+  DeviceStepStats,
+  DiscordRefPatch,
+  JobQuery,
+  JobStoreApi,
+  StepTimeRecord,
+  StepTimeSample,
+} from './store-api.ts';
+import { JOB_STATES, type Checkpoint, type JobRecord, type JobResult, type JobState, type NewJob } from './types.ts';
+
+export type { DeviceStepStats, StepTimeSample } from './store-api.ts';
 
 export interface JobStoreOptions {
   dataDir: string; // files go to <dataDir>/jobs/<id>/
@@ -23,125 +36,17 @@ export interface JobStoreOptions {
   durable?: boolean;
 }
 
-export interface StepTimeSample {
-  device: string;
-  jobId?: string;
-  steps: number; // steps measured
-  secPerStep: number;
-  unitFactor: number; // (w*h/256²) * (cutn/32) of the job measured
-}
-
-export interface DeviceStepStats { device: string; samples: number; medianSecPerUnitStep: number; lastAt: number }
-
-interface JobRow {
-  seq: number; id: string; user_id: string; user_name: string | null; guild_id: string | null;
-  parent_id: string | null; request: string; state: JobState; device: string | null; channel_id: string;
-  message_id: string | null; thread_id: string | null; interaction_token: string | null; created_at: number;
-  started_at: number | null; finished_at: number | null; updated_at: number; step: number;
-  interruptions: number; checkpoint_path: string | null; checkpoint_step: number | null;
-  checkpoint_sha256: string | null; checkpoint_size: number | null; snapshot_path: string | null;
-  snapshot_step: number | null; result_path: string | null; timelapse_path: string | null;
-  final_z_path: string | null; metadata: string | null; error: string | null;
-}
-
-/** Numbered migrations; PRAGMA user_version holds how many have run. Append only. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE jobs (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     id TEXT NOT NULL UNIQUE,
-     user_id TEXT NOT NULL,
-     user_name TEXT,
-     guild_id TEXT,
-     parent_id TEXT,
-     request TEXT NOT NULL,
-     state TEXT NOT NULL CHECK (state IN ('queued','running','done','failed','cancelled')),
-     device TEXT,
-     channel_id TEXT NOT NULL,
-     message_id TEXT,
-     thread_id TEXT,
-     interaction_token TEXT,
-     created_at INTEGER NOT NULL,
-     started_at INTEGER,
-     finished_at INTEGER,
-     updated_at INTEGER NOT NULL,
-     step INTEGER NOT NULL DEFAULT 0,
-     interruptions INTEGER NOT NULL DEFAULT 0,
-     checkpoint_path TEXT,
-     checkpoint_step INTEGER,
-     checkpoint_sha256 TEXT,
-     checkpoint_size INTEGER,
-     snapshot_path TEXT,
-     snapshot_step INTEGER,
-     result_path TEXT,
-     timelapse_path TEXT,
-     final_z_path TEXT,
-     metadata TEXT,
-     error TEXT
-   );
-   CREATE INDEX jobs_state_seq ON jobs(state, seq);
-   CREATE INDEX jobs_user_state ON jobs(user_id, state);
-   CREATE INDEX jobs_parent ON jobs(parent_id);
-   CREATE INDEX jobs_message ON jobs(message_id);
-   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
-   CREATE TABLE step_times (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     device TEXT NOT NULL,
-     job_id TEXT,
-     steps INTEGER NOT NULL,
-     sec_per_step REAL NOT NULL,
-     unit_factor REAL NOT NULL,
-     sec_per_unit_step REAL NOT NULL,
-     at INTEGER NOT NULL
-   );
-   CREATE INDEX step_times_device ON step_times(device, id);`,
-];
-
 export const SCHEMA_VERSION = MIGRATIONS.length;
-
-function rowToJob(r: JobRow): JobRecord {
-  const discord: DiscordRef = { guildId: r.guild_id, channelId: r.channel_id };
-  if (r.message_id != null) discord.messageId = r.message_id;
-  if (r.thread_id != null) discord.threadId = r.thread_id;
-  if (r.interaction_token != null) discord.interactionToken = r.interaction_token;
-  const job: JobRecord = {
-    id: r.id,
-    seq: r.seq,
-    userId: r.user_id,
-    guildId: r.guild_id,
-    request: JSON.parse(r.request) as JobRecord['request'],
-    state: r.state,
-    discord,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    step: r.step,
-    interruptions: r.interruptions,
-  };
-  if (r.user_name != null) job.userName = r.user_name;
-  if (r.parent_id != null) job.parentId = r.parent_id;
-  if (r.device != null) job.device = r.device;
-  if (r.started_at != null) job.startedAt = r.started_at;
-  if (r.finished_at != null) job.finishedAt = r.finished_at;
-  if (r.checkpoint_step != null && r.checkpoint_path != null) job.checkpointStep = r.checkpoint_step;
-  if (r.snapshot_path != null) job.snapshotPath = r.snapshot_path;
-  if (r.result_path != null) job.resultPath = r.result_path;
-  if (r.timelapse_path != null) job.timelapsePath = r.timelapse_path;
-  if (r.final_z_path != null) job.finalZPath = r.final_z_path;
-  if (r.metadata != null) job.metadata = JSON.parse(r.metadata) as Record<string, unknown>;
-  if (r.error != null) job.error = r.error;
-  return job;
-}
 
 export function newJobId(): string {
   return randomBytes(6).toString('hex');
 }
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const tag = (): string => randomBytes(3).toString('hex');
-
-export class JobStore {
+/** The SQLite job store: the only place in the bot that holds SQL for jobs, settings and step times. */
+export class JobStore implements JobStoreApi {
   readonly dataDir: string;
   readonly dbFile: string;
-  readonly db: Database.Database;
+  private readonly db: Database.Database;
   private readonly durable: boolean;
   private readonly stmts;
   private closed = false;
@@ -152,70 +57,53 @@ export class JobStore {
     this.durable = opts.durable ?? true;
     fs.mkdirSync(path.dirname(this.dbFile), { recursive: true });
     fs.mkdirSync(path.join(this.dataDir, 'jobs'), { recursive: true });
-    this.db = new Database(this.dbFile, { timeout: opts.busyTimeoutMs ?? 10_000 });
-    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-    this.retryBusy(() => this.db.pragma('journal_mode = WAL'));
-    this.db.pragma('synchronous = NORMAL');
-    this.migrate();
+    const db = (this.db = new Database(this.dbFile, { timeout: opts.busyTimeoutMs ?? 10_000 }));
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    retryBusy(() => db.pragma('journal_mode = WAL'));
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
     this.stmts = {
-      get: this.db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
-      byMessage: this.db.prepare<[string, string], JobRow>('SELECT * FROM jobs WHERE message_id = ? OR thread_id = ? ORDER BY seq DESC LIMIT 1'),
-      active: this.db.prepare<[], JobRow>("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY seq"),
-      insert: this.db.prepare(
+      get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      byMessage: db.prepare<[string, string], JobRow>('SELECT * FROM jobs WHERE message_id = ? OR thread_id = ? ORDER BY seq DESC LIMIT 1'),
+      active: db.prepare<[], JobRow>("SELECT * FROM jobs WHERE state IN ('queued','running') ORDER BY seq"),
+      insert: db.prepare(
         `INSERT INTO jobs (id, user_id, user_name, guild_id, parent_id, request, state, channel_id, message_id, thread_id,
            interaction_token, created_at, updated_at)
          VALUES (@id, @userId, @userName, @guildId, @parentId, @request, 'queued', @channelId, @messageId, @threadId,
            @interactionToken, @now, @now)`,
       ),
-      getSetting: this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
-      setSetting: this.db.prepare(
+      files: db.prepare<[string], { c: string | null; s: string | null }>('SELECT checkpoint_path AS c, snapshot_path AS s FROM jobs WHERE id = ?'),
+      checkpoint: db.prepare<[string], { p: string | null; sha: string | null; size: number | null; step: number | null }>(
+        'SELECT checkpoint_path AS p, checkpoint_sha256 AS sha, checkpoint_size AS size, checkpoint_step AS step FROM jobs WHERE id = ?',
+      ),
+      getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
+      setSetting: db.prepare(
         'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
       ),
-      addStep: this.db.prepare(
+      addStep: db.prepare(
         'INSERT INTO step_times (device, job_id, steps, sec_per_step, unit_factor, sec_per_unit_step, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      recentSteps: this.db.prepare<[string, number], { v: number; at: number }>(
+      recentSteps: db.prepare<[string, number], { v: number; at: number }>(
         'SELECT sec_per_unit_step AS v, at FROM step_times WHERE device = ? ORDER BY id DESC LIMIT ?',
       ),
     };
   }
 
-  /** Retries an operation that SQLite refused with SQLITE_BUSY outside the busy handler (e.g. journal mode). */
-  private retryBusy<T>(fn: () => T, tries = 200): T {
-    for (let i = 0; ; i++) {
-      try {
-        return fn();
-      } catch (e) {
-        const code = (e as { code?: string }).code ?? '';
-        if (!code.startsWith('SQLITE_BUSY') || i >= tries) throw e;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5 + Math.random() * 20);
-      }
-    }
-  }
-
-  private migrate(): void {
-    const current = (): number => this.db.pragma('user_version', { simple: true }) as number;
-    if (current() >= MIGRATIONS.length) return;
-    // IMMEDIATE: two processes opening a fresh database at once serialise here; the second sees the new version.
-    this.retryBusy(() =>
-      this.db
-        .transaction(() => {
-          for (let v = current(); v < MIGRATIONS.length; v++) {
-            this.db.exec(MIGRATIONS[v]!);
-            this.db.pragma(`user_version = ${v + 1}`);
-          }
-        })
-        .immediate(),
-    );
-  }
-
   /** Runs fn in a BEGIN IMMEDIATE transaction. */
-  tx<T>(fn: () => T): T {
+  private tx<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
 
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** This connection's journal mode and busy timeout (for tests and diagnostics). */
+  get connectionSettings(): { journalMode: string; busyTimeoutMs: number } {
+    return {
+      journalMode: this.db.pragma('journal_mode', { simple: true }) as string,
+      busyTimeoutMs: this.db.pragma('busy_timeout', { simple: true }) as number,
+    };
   }
 
   // ---------------------------------------------------------------- jobs
@@ -244,18 +132,16 @@ export class JobStore {
     return r ? rowToJob(r) : undefined;
   }
 
-  /** The job whose reply message (or thread) this is: for reactions and buttons. */
   findByMessageId(messageId: string): JobRecord | undefined {
     const r = this.stmts.byMessage.get(messageId, messageId);
     return r ? rowToJob(r) : undefined;
   }
 
-  /** Queued and running jobs in creation order. */
   listActive(): JobRecord[] {
     return this.stmts.active.all().map(rowToJob);
   }
 
-  listJobs(q: { states?: JobState[]; userId?: string; guildId?: string; parentId?: string; limit?: number } = {}): JobRecord[] {
+  listJobs(q: JobQuery = {}): JobRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.states?.length) {
@@ -270,13 +156,18 @@ export class JobStore {
     return (this.db.prepare(sql).all(...args) as JobRow[]).map(rowToJob);
   }
 
-  private update(id: string, cols: Record<string, unknown>): void {
+  /** UPDATE jobs SET cols (and updated_at) WHERE id; the caller holds the transaction. */
+  private updateRow(id: string, cols: Record<string, unknown>): void {
     const keys = Object.keys(cols);
     const sql = `UPDATE jobs SET ${keys.map((k) => `${k} = @${k}`).join(', ')}, updated_at = @__now WHERE id = @__id`;
-    this.tx(() => this.db.prepare(sql).run({ ...cols, __now: Date.now(), __id: id }));
+    this.db.prepare(sql).run({ ...cols, __now: Date.now(), __id: id });
   }
 
-  setDiscordRefs(id: string, refs: Partial<Pick<DiscordRef, 'messageId' | 'threadId' | 'interactionToken' | 'channelId'>>): void {
+  private update(id: string, cols: Record<string, unknown>): void {
+    this.tx(() => this.updateRow(id, cols));
+  }
+
+  setDiscordRefs(id: string, refs: DiscordRefPatch): void {
     const cols: Record<string, unknown> = {};
     if (refs.messageId !== undefined) cols.message_id = refs.messageId;
     if (refs.threadId !== undefined) cols.thread_id = refs.threadId;
@@ -285,7 +176,6 @@ export class JobStore {
     if (Object.keys(cols).length) this.update(id, cols);
   }
 
-  /** Only from queued (or running again); a cancelled or finished job is never revived. */
   markRunning(id: string, device: string, now = Date.now()): void {
     this.tx(() =>
       this.db
@@ -294,7 +184,6 @@ export class JobStore {
     );
   }
 
-  /** Back to the queue (restart recovery, graceful shutdown); the checkpoint stays. */
   markQueued(id: string, interruptions?: number): void {
     const cols: Record<string, unknown> = { state: 'queued' };
     if (interruptions !== undefined) cols.interruptions = interruptions;
@@ -338,22 +227,11 @@ export class JobStore {
   // ---------------------------------------------------------------- files and checkpoints
 
   jobDir(id: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new Error(`bad job id ${JSON.stringify(id)}`);
-    return path.join(this.dataDir, 'jobs', id);
+    return jobDirOf(this.dataDir, id);
   }
 
-  /** temp name → (fsync) → rename: readers see the old file or the whole new one, never a part. */
   writeFileAtomic(file: string, data: Buffer): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}-${tag()}`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, data);
-      if (this.durable) fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, data, this.durable);
   }
 
   /**
@@ -368,23 +246,22 @@ export class JobStore {
     const out: { checkpointPath?: string; snapshotPath?: string } = {};
     if (c) {
       const buf = encodeCheckpoint(c);
-      const file = path.join(dir, `checkpoint-${c.step}-${tag()}.bin`);
+      const file = path.join(dir, `checkpoint-${c.step}-${fileTag()}.bin`);
       this.writeFileAtomic(file, buf);
       Object.assign(cols, { checkpoint_path: file, checkpoint_step: c.step, checkpoint_sha256: sha256(buf), checkpoint_size: buf.length, step: c.step });
       out.checkpointPath = file;
     }
     if (snapshot) {
-      const file = path.join(dir, `snapshot-${snapshot.step}-${tag()}.png`);
+      const file = path.join(dir, `snapshot-${snapshot.step}-${fileTag()}.png`);
       this.writeFileAtomic(file, snapshot.png);
       Object.assign(cols, { snapshot_path: file, snapshot_step: snapshot.step });
       out.snapshotPath = file;
     }
     if (!c && !snapshot) return out;
     const old = this.tx(() => {
-      const before = this.db.prepare<[string], { c: string | null; s: string | null }>('SELECT checkpoint_path AS c, snapshot_path AS s FROM jobs WHERE id = ?').get(id);
+      const before = this.stmts.files.get(id);
       if (!before) throw new Error(`no job ${id}`);
-      const keys = Object.keys(cols);
-      this.db.prepare(`UPDATE jobs SET ${keys.map((k) => `${k} = @${k}`).join(', ')}, updated_at = @__now WHERE id = @__id`).run({ ...cols, __now: Date.now(), __id: id });
+      this.updateRow(id, cols);
       return before;
     });
     if (c && old.c && old.c !== out.checkpointPath) fs.rmSync(old.c, { force: true });
@@ -392,35 +269,14 @@ export class JobStore {
     return out;
   }
 
-  /** The job's last checkpoint; undefined if it never saved one. Throws CheckpointError if it is missing or damaged. */
   loadCheckpoint(id: string): Checkpoint | undefined {
-    const r = this.db
-      .prepare<[string], { p: string | null; sha: string | null; size: number | null; step: number | null }>(
-        'SELECT checkpoint_path AS p, checkpoint_sha256 AS sha, checkpoint_size AS size, checkpoint_step AS step FROM jobs WHERE id = ?',
-      )
-      .get(id);
+    const r = this.stmts.checkpoint.get(id);
     if (!r?.p) return undefined;
-    let buf: Buffer;
-    try {
-      buf = fs.readFileSync(r.p);
-    } catch (e) {
-      throw new CheckpointError(id, 'missing', `${r.p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
-    if (buf.length !== r.size) throw new CheckpointError(id, 'corrupt', `${r.p} has ${buf.length} bytes, expected ${r.size}`);
-    if (sha256(buf) !== r.sha) throw new CheckpointError(id, 'corrupt', `${r.p} fails its sha256 check`);
-    let c: Checkpoint;
-    try {
-      c = decodeCheckpoint(buf);
-    } catch (e) {
-      throw new CheckpointError(id, 'corrupt', `${r.p}: ${(e as Error).message}`);
-    }
-    if (c.step !== r.step) throw new CheckpointError(id, 'corrupt', `${r.p} holds step ${c.step}, expected ${r.step}`);
-    return c;
+    return readCheckpointFile(id, { path: r.p, sha256: r.sha, size: r.size, step: r.step });
   }
 
-  /** Removes the checkpoint file and its reference (after done/cancel; the result replaces it). */
   dropCheckpoint(id: string): void {
-    const p = this.db.prepare<[string], { p: string | null }>('SELECT checkpoint_path AS p FROM jobs WHERE id = ?').get(id)?.p;
+    const p = this.stmts.checkpoint.get(id)?.p;
     this.update(id, { checkpoint_path: null, checkpoint_step: null, checkpoint_sha256: null, checkpoint_size: null });
     if (p) fs.rmSync(p, { force: true });
   }
@@ -428,22 +284,9 @@ export class JobStore {
   /** Deletes temp files and checkpoint/snapshot files the row does not point at (left by a kill). */
   sweepJobDir(id: string): number {
     const dir = this.jobDir(id);
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return 0;
-    }
-    const r = this.db.prepare<[string], { c: string | null; s: string | null }>('SELECT checkpoint_path AS c, snapshot_path AS s FROM jobs WHERE id = ?').get(id);
-    const keep = new Set([r?.c, r?.s].filter((x): x is string => !!x).map((p) => path.basename(p)));
-    let n = 0;
-    for (const name of names) {
-      if (name.includes('.tmp-') || (/^(checkpoint|snapshot)-/.test(name) && !keep.has(name))) {
-        fs.rmSync(path.join(dir, name), { force: true });
-        n++;
-      }
-    }
-    return n;
+    if (!fs.existsSync(dir)) return 0;
+    const r = this.stmts.files.get(id);
+    return sweepDir(dir, [r?.c, r?.s]);
   }
 
   // ---------------------------------------------------------------- settings
@@ -480,6 +323,63 @@ export class JobStore {
   stepStats(window = 20): DeviceStepStats[] {
     const devices = this.db.prepare<[], { device: string; n: number; at: number }>('SELECT device, COUNT(*) AS n, MAX(at) AS at FROM step_times GROUP BY device').all();
     return devices.map((d) => ({ device: d.device, samples: d.n, medianSecPerUnitStep: this.secPerUnitStep(d.device, window)!, lastAt: d.at }));
+  }
+
+  stepTimesSince(since: number): StepTimeRecord[] {
+    return this.db
+      .prepare<[number], StepTimeRecord>('SELECT device, sec_per_step AS secPerStep, sec_per_unit_step AS secPerUnitStep FROM step_times WHERE at >= ?')
+      .all(since);
+  }
+
+  // ---------------------------------------------------------------- reporting
+
+  recentStarts(limit: number): ServiceRecord[] {
+    return this.db
+      .prepare<[number], ServiceRecord>(
+        'SELECT user_id AS userId, guild_id AS guildId, MAX(started_at) AS at FROM jobs WHERE started_at IS NOT NULL GROUP BY user_id, guild_id ORDER BY at DESC LIMIT ?',
+      )
+      .all(limit);
+  }
+
+  countByState(): Record<JobState, number> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const r of this.db.prepare<[], { state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all()) counts[r.state] = r.n;
+    return counts;
+  }
+
+  jobsPerDay(since: number): DayCounts[] {
+    return this.db
+      .prepare<[number], DayCounts>(
+        `SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS total,
+                SUM(state = 'done') AS done, SUM(state = 'failed') AS failed, SUM(state = 'cancelled') AS cancelled
+           FROM jobs WHERE created_at >= ? GROUP BY day ORDER BY day`,
+      )
+      .all(since);
+  }
+
+  waitTimesSince(since: number): number[] {
+    return this.db
+      .prepare<[number], { w: number }>('SELECT started_at - created_at AS w FROM jobs WHERE started_at IS NOT NULL AND created_at >= ?')
+      .all(since)
+      .map((r) => r.w);
+  }
+
+  /**
+   * BEGIN IMMEDIATE takes the write lock (fails on a read-only or locked database), one row goes into
+   * settings, and everything is rolled back; then the data folder (snapshots, results) must be writable.
+   */
+  checkWritable(): void {
+    if (this.closed) throw new Error('the job store is closed');
+    const db = this.db;
+    if (!db.inTransaction) {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('ops.healthz', '0', ?)").run(Date.now());
+      } finally {
+        db.exec('ROLLBACK');
+      }
+    }
+    fs.accessSync(this.dataDir, fs.constants.W_OK);
   }
 
   close(): void {

@@ -4,6 +4,7 @@
  */
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
 export const TERMINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
 
 export type OptimiserName = 'Adam' | 'AdamW' | 'Adagrad' | 'Adamax' | 'RMSprop' | 'RAdam';
@@ -134,12 +135,30 @@ export interface JobResult {
   metadata: Record<string, unknown>;
 }
 
-/** What a device runs jobs with: implemented by the engine's worker pool (one worker thread per device). */
+/**
+ * For health checks: 'starting' (loading the models), 'ready', 'restarting' (a worker died; its
+ * replacement loads the models), 'failed' (the models could not load), 'closed'.
+ */
+export type RunnerState = 'starting' | 'ready' | 'restarting' | 'failed' | 'closed';
+
+/**
+ * What a device runs jobs with: implemented by the engine's worker pool (one worker thread per device).
+ * The optional members report health; a runner without them counts as ready.
+ */
 export interface JobRunner {
   readonly device: string; // 'cpu', 'cuda:0', ...
   run(job: JobRecord, ctx: JobRunnerContext): Promise<JobResult>;
   /** Called once by Scheduler.shutdown() after the runs have settled. */
   close?(): Promise<void>;
+  /** Resolves once the runner can paint (models loaded); rejects if it cannot. */
+  whenReady?(): Promise<void>;
+  readonly state?: RunnerState;
+  /** Why the last worker stopped or failed to load. */
+  readonly lastError?: string | undefined;
+  /** Workers that died and were replaced. */
+  readonly restarts?: number;
+  /** false once the worker is gone. */
+  readonly alive?: boolean;
 }
 
 // ---- scheduler events (Scheduler extends EventEmitter<SchedulerEventMap>) ----

@@ -2,9 +2,8 @@
  * /healthz checks: the Discord gateway connection, the job store (a write that is rolled back, and the
  * data folder), and each device's engine worker. Every check is cheap and synchronous.
  */
-import fs from 'node:fs';
 import type { Scheduler } from '../jobs/scheduler.ts';
-import type { JobStore } from '../jobs/store.ts';
+import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { JobRunner } from '../jobs/types.ts';
 
 /** What /healthz needs of the discord.js Client. */
@@ -28,13 +27,12 @@ export function gatewayHealth(client: GatewayLike): Check & { status: string; pi
   return { ok: false, status, reason: `the Discord gateway is not connected (${shardsReady || !client.isReady() ? status : 'a shard is reconnecting'})` };
 }
 
-/** Duck-typed view of a runner's health: EngineRunner has state/lastError/restarts; others may have none. */
+/** A runner's health from its optional state/lastError/restarts/alive (EngineRunner has them; others may not). */
 export function runnerHealth(r: JobRunner): Check & { state: string; restarts: number } {
-  const h = r as JobRunner & { state?: unknown; lastError?: unknown; restarts?: unknown; alive?: unknown };
-  const restarts = typeof h.restarts === 'number' ? h.restarts : 0;
-  const why = typeof h.lastError === 'string' ? ` (${h.lastError})` : '';
-  if (typeof h.state === 'string') {
-    const state = h.state;
+  const restarts = r.restarts ?? 0;
+  const why = r.lastError !== undefined ? ` (${r.lastError})` : '';
+  if (r.state !== undefined) {
+    const state = r.state;
     if (state === 'ready') return { ok: true, state, restarts };
     const reason =
       state === 'starting'
@@ -46,28 +44,15 @@ export function runnerHealth(r: JobRunner): Check & { state: string; restarts: n
             : `the engine worker on ${r.device} is ${state}`;
     return { ok: false, state, restarts, reason };
   }
-  if (h.alive === false) return { ok: false, state: 'dead', restarts, reason: `the engine worker on ${r.device} is not running` };
+  if (r.alive === false) return { ok: false, state: 'dead', restarts, reason: `the engine worker on ${r.device} is not running` };
   return { ok: true, state: 'ready', restarts };
 }
 
-/**
- * A write the store must be able to make: BEGIN IMMEDIATE takes the write lock (fails on a read-only or
- * locked database), one row goes into settings, and everything is rolled back. The data folder (where
- * snapshots and results go) must be writable too.
- */
-export function storeHealth(store: JobStore): Check {
+/** The store must be able to take a write now (nothing is written), and its data folder must be writable. */
+export function storeHealth(store: JobStoreApi): Check {
   if (!store.isOpen) return { ok: false, reason: 'the job store is closed' };
-  const db = store.db;
   try {
-    if (!db.inTransaction) {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('ops.healthz', '0', ?)").run(Date.now());
-      } finally {
-        db.exec('ROLLBACK');
-      }
-    }
-    fs.accessSync(store.dataDir, fs.constants.W_OK);
+    store.checkWritable();
     return { ok: true };
   } catch (err) {
     return { ok: false, reason: `the job store is not writable (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` };
@@ -76,7 +61,7 @@ export function storeHealth(store: JobStore): Check {
 
 export interface HealthSources {
   client: GatewayLike;
-  store: JobStore;
+  store: JobStoreApi;
   scheduler: Pick<Scheduler, 'isShuttingDown' | 'devicesStatus'>;
   runners: readonly JobRunner[];
 }

@@ -19,10 +19,9 @@
  *   reverie_discord_rate_limited_total       counter  429s received from Discord (discord.js waited and retried)
  *   reverie_worker_restarts_total{device}    counter  engine workers that died and were replaced
  */
-import type { Statement } from 'better-sqlite3';
 import type { Scheduler } from '../jobs/scheduler.ts';
-import type { JobStore } from '../jobs/store.ts';
-import type { JobRunner, JobState, SchedulerEventMap } from '../jobs/types.ts';
+import type { JobStoreApi } from '../jobs/store-api.ts';
+import { JOB_STATES, type JobRunner, type SchedulerEventMap } from '../jobs/types.ts';
 import type { BotMetrics } from '../bot/context.ts';
 import type { PresenterCounters } from '../bot/presenter.ts';
 import { runnerHealth, type GatewayLike, gatewayHealth } from './health.ts';
@@ -31,8 +30,6 @@ export type Labels = Record<string, string>;
 
 /** Upper bounds (seconds) of the step time buckets: tiny CPU jobs to big ones. */
 export const STEP_SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-const JOB_STATES: JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
 
 export function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -136,7 +133,7 @@ export class Histogram {
 }
 
 export interface MetricsSources {
-  store: JobStore;
+  store: JobStoreApi;
   scheduler: Scheduler;
   presenter: { counters: PresenterCounters };
   metrics: BotMetrics;
@@ -151,7 +148,6 @@ export class MetricsCollector {
   /** last progress per running job: when and at which step */
   private readonly lastProgress = new Map<string, { t: number; step: number }>();
   private readonly listeners: Array<[keyof SchedulerEventMap, (...a: never[]) => void]> = [];
-  private byState: Statement<[], { state: string; n: number }> | undefined;
 
   constructor(private readonly src: MetricsSources) {
     for (const r of src.runners) this.stepSeconds.touch({ device: r.device });
@@ -193,9 +189,8 @@ export class MetricsCollector {
   private jobsByState(): Array<[Labels, number]> | undefined {
     const { store } = this.src;
     if (!store.isOpen) return undefined;
-    this.byState ??= store.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
-    const counts = new Map(this.byState.all().map((r) => [r.state, r.n]));
-    return JOB_STATES.map((s) => [{ state: s }, counts.get(s) ?? 0]);
+    const counts = store.countByState();
+    return JOB_STATES.map((s) => [{ state: s }, counts[s]]);
   }
 
   render(): string {

@@ -25,8 +25,8 @@ describe('JobStore', () => {
     const dir = tmpDir();
     const s = new JobStore({ dataDir: dir, durable: false });
     expect(s.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(s.db.pragma('busy_timeout', { simple: true })).toBeGreaterThan(0);
+    expect(s.connectionSettings.journalMode).toBe('wal');
+    expect(s.connectionSettings.busyTimeoutMs).toBeGreaterThan(0);
     const j = s.insertJob(newJob('u1', { userName: 'Ann', discord: { guildId: 'g1', channelId: 'c9', messageId: 'm1', threadId: 't1' }, req: { cutn: 16, optimiser: 'AdamW', noisePromptSeeds: [1, 2] } }));
     s.close();
     const s2 = new JobStore({ dataDir: dir, durable: false });
