@@ -23,6 +23,7 @@
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
 import pino, { type Logger } from 'pino';
+import { checkRequest } from '../engine/request-schema.ts';
 import { CheckpointError, JobNotFoundError, JobRefusedError } from './errors.ts';
 import type { JobStore } from './store.ts';
 import type {
@@ -718,12 +719,9 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
   }
 }
 
+/** The request schema's check (src/engine/request-schema.ts): the engine's ranges, no front end's caps. */
 function validateRequest(r: NewJob['request']): void {
-  const posInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
-  if (!r || typeof r.prompt !== 'string') throw new TypeError('request.prompt must be a string');
-  if (!posInt(r.steps) || !posInt(r.width) || !posInt(r.height)) throw new TypeError('request.steps, width and height must be positive integers');
-  if (!Number.isInteger(r.seed)) throw new TypeError('request.seed must be an integer');
-  if (r.cutn !== undefined && !posInt(r.cutn)) throw new TypeError('request.cutn must be a positive integer');
+  checkRequest(r);
 }
 
 function errText(e: unknown): string {
