@@ -7,8 +7,6 @@ import { applyStyle, formatPrompts, parsePrompts, PromptParseError, type Weighte
 import { randomSeed, rangeWords, REQUEST_FIELDS, type GenerationRequest, type RequestFields } from '../engine/request-schema.ts';
 import { botCaps, bounds, slashFields } from './request-options.ts';
 
-export { randomSeed, type BotLimits, type ImagineDefaults };
-
 export class ValidationError extends Error {
   override readonly name = 'ValidationError';
   constructor(readonly problems: string[]) {
