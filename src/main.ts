@@ -10,7 +10,7 @@ import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from './models
 
 /** What src/bot/start.ts exports (written alongside the Discord code). */
 interface BotModule {
-  startBot(config: Config): Promise<unknown>;
+  startBot(config: Config, deps: { commands: readonly unknown[] }): Promise<unknown>;
 }
 
 function fail(lines: string | string[]): never {
@@ -67,7 +67,8 @@ export async function main(): Promise<void> {
     }
     throw err;
   }
-  await bot.startBot(config);
+  const { COMMANDS } = await import('./commands/index.ts');
+  await bot.startBot(config, { commands: COMMANDS });
 }
 
 const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);

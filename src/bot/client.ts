@@ -3,11 +3,10 @@
  */
 import { Client, Events, GatewayIntentBits, Partials, type ClientOptions, type Interaction } from 'discord.js';
 import type { Config } from '../config.ts';
-import { COMMANDS } from '../commands/index.ts';
-import { replyPrivately, type Command } from '../commands/types.ts';
 import { handleButton } from './buttons.ts';
 import type { BotContext } from './context.ts';
 import { errorSummary } from './discord-port.ts';
+import { replyPrivately, type Command } from './interaction.ts';
 import { handleReaction } from './reactions.ts';
 
 /**
@@ -24,7 +23,7 @@ export function createClient(config: Pick<Config, 'discordApiUrl'>, overrides: P
   });
 }
 
-export function wireHandlers(client: Client, ctx: BotContext, commands: readonly Command[] = COMMANDS): void {
+export function wireHandlers(client: Client, ctx: BotContext, commands: readonly Command[]): void {
   const byName = new Map(commands.map((c) => [c.name, c]));
   const log = ctx.log;
 

@@ -3,8 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { AttachmentPolicy } from '../commands/attachments.ts';
-import type { BotLimits, ImagineDefaults } from '../commands/validate.ts';
+import type { AttachmentPolicy } from './attachments.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { DiscordPort } from './discord-port.ts';
@@ -32,6 +31,20 @@ export interface BotMetrics {
   rateLimited: number;
   /** engine workers that died and were replaced, per device */
   workerRestarts: Record<string, number>;
+}
+
+/** Limits an admin can change at run time (/reverie limits), with the config's values as defaults. */
+export interface BotLimits {
+  maxSteps: number;
+  maxSize: number;
+}
+
+/** What /imagine fills in when the user leaves it out (from the config). */
+export interface ImagineDefaults {
+  defaultSteps: number;
+  defaultSize: number;
+  defaultCutn: number;
+  saveEvery: number;
 }
 
 const KEY = 'bot.limits';

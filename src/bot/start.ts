@@ -1,5 +1,5 @@
 /**
- * startBot(config, deps?): builds the job store, the engine runners (one per device), the fair scheduler,
+ * startBot(config, deps): builds the job store, the engine runners (one per device), the fair scheduler,
  * the presenter and the discord.js client; logs in; then recovers jobs left from the last run (they
  * re-attach to their messages by the ids in their JobRecord). Every piece can be injected, which is how
  * the tests run the real client against the fake Discord with a test runner.
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Events, type Client, type ClientOptions } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { DEFAULT_ATTACHMENT_POLICY, type AttachmentPolicy } from '../commands/attachments.ts';
+import { DEFAULT_ATTACHMENT_POLICY, type AttachmentPolicy } from './attachments.ts';
 import { getLogger } from '../log.ts';
 import { Scheduler, type SchedulerOptions } from '../jobs/scheduler.ts';
 import { openStore } from '../jobs/store.ts';
@@ -17,11 +17,14 @@ import type { JobRunner } from '../jobs/types.ts';
 import { createClient, wireHandlers } from './client.ts';
 import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
 import { DiscordJsPort, errorSummary } from './discord-port.ts';
+import type { Command } from './interaction.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
 import { logJobEvents } from '../ops/job-log.ts';
 import { startOpsServer, type OpsServer } from '../ops/http.ts';
 
 export interface BotDeps {
+  /** The slash commands (src/commands/index.ts's COMMANDS): the bot routes to them but does not import them. */
+  commands: readonly Command[];
   /** Runners to use (one per device). Default: the engine's, from src/engine/runner.ts. */
   runners?: JobRunner[];
   /** An open store (then the caller closes it). Default: opened from DATA_DIR / DB_PATH. */
@@ -74,7 +77,7 @@ async function engineRunners(config: Config, logger: Logger, metrics: BotMetrics
   });
 }
 
-export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotHandle> {
+export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle> {
   const rootLog = deps.logger ?? getLogger();
   const log = rootLog.child({ mod: 'bot' });
   const metrics: BotMetrics = { rateLimited: 0, workerRestarts: {} };
@@ -112,7 +115,7 @@ export async function startBot(config: Config, deps: BotDeps = {}): Promise<BotH
     log,
     metrics,
   };
-  wireHandlers(client, ctx);
+  wireHandlers(client, ctx, deps.commands);
   const unlogJobs = logJobEvents(scheduler, rootLog.child({ mod: 'jobs' }));
   let ops: OpsServer | undefined;
   try {

@@ -7,20 +7,22 @@
  */
 import { InteractionContextType, SlashCommandBuilder, type Attachment, type ChatInputCommandInteraction } from 'discord.js';
 import type { Config } from '../config.ts';
+import { AttachmentError, checkAttachmentMeta, downloadImage, type AttachmentInfo } from '../bot/attachments.ts';
 import type { BotContext } from '../bot/context.ts';
 import { toDiscordPayload } from '../bot/discord-port.ts';
-import { JobRefusedError } from '../jobs/errors.ts';
+import { displayName, replyPrivately, type Command } from '../bot/interaction.ts';
+import { queueAndPresent } from '../bot/queue-job.ts';
+import { REQUEST_FIELDS, type RequestFields } from '../engine/request-schema.ts';
 import type { GenerationRequest } from '../jobs/types.ts';
-import { AttachmentError, checkAttachmentMeta, downloadImage, type AttachmentInfo } from './attachments.ts';
-import { replyPrivately, type Command } from './types.ts';
-import { ASPECTS, buildRequest, MAX_CUTN, MAX_LR, MAX_PROMPT_CHARS, MAX_SEED, MIN_LR, OPTIMISERS, STYLES, ValidationError } from './validate.ts';
+import { addRequestOptions, readRequestOptions } from './request-options.ts';
+import { ASPECTS, buildRequest, MAX_PROMPT_CHARS, STYLES, ValidationError } from './validate.ts';
 
-/** Registration ceilings: generous, because admins can raise limits at run time; the handler checks the live ones. */
-const STEPS_CEILING = 100_000;
+/** Registration ceiling: generous, because admins can raise limits at run time; the handler checks the live ones. */
 const SIZE_CEILING = 8192;
 
-export function imagineDefinition(_config: Config) {
-  return new SlashCommandBuilder()
+/** Options in this order: prompt and presets, the schema's basic fields, attachments, the advanced ones. */
+export function imagineDefinition(_config: Config, fields: RequestFields = REQUEST_FIELDS) {
+  const b = new SlashCommandBuilder()
     .setName('imagine')
     .setDescription('Paint a picture from text with VQGAN+CLIP')
     .setContexts(InteractionContextType.Guild)
@@ -43,29 +45,15 @@ export function imagineDefinition(_config: Config) {
         .setDescription('Shape of the picture (default square)')
         .addChoices(...ASPECTS.map((a) => ({ name: a.name, value: a.value }))),
     )
-    .addIntegerOption((o) => o.setName('size').setDescription('Longest side in pixels (rounded down to a multiple of 16)').setMinValue(16).setMaxValue(SIZE_CEILING))
-    .addIntegerOption((o) => o.setName('steps').setDescription('Optimisation steps: more is slower and more detailed').setMinValue(1).setMaxValue(STEPS_CEILING))
-    .addIntegerOption((o) => o.setName('seed').setDescription('Random seed: the same seed and settings give the same picture').setMinValue(0).setMaxValue(MAX_SEED))
-    .addAttachmentOption((o) => o.setName('image_prompt').setDescription('An image to paint towards (its look, not its layout)'))
-    .addAttachmentOption((o) => o.setName('init_image').setDescription('An image to start from instead of noise'))
-    .addIntegerOption((o) => o.setName('cutouts').setDescription(`Advanced: CLIP cutouts per step (1–${MAX_CUTN})`).setMinValue(1).setMaxValue(MAX_CUTN))
-    .addNumberOption((o) => o.setName('learning_rate').setDescription(`Advanced: optimiser step size (${MIN_LR}–${MAX_LR}, default 0.1)`).setMinValue(MIN_LR).setMaxValue(MAX_LR))
-    .addStringOption((o) =>
-      o
-        .setName('optimiser')
-        .setDescription('Advanced: optimiser (default Adam)')
-        .addChoices(...OPTIMISERS.map((name) => ({ name, value: name }))),
-    )
-    .toJSON();
+    .addIntegerOption((o) => o.setName('size').setDescription('Longest side in pixels (rounded down to a multiple of 16)').setMinValue(16).setMaxValue(SIZE_CEILING));
+  addRequestOptions(b, 'basic', fields);
+  b.addAttachmentOption((o) => o.setName('image_prompt').setDescription('An image to paint towards (its look, not its layout)'))
+    .addAttachmentOption((o) => o.setName('init_image').setDescription('An image to start from instead of noise'));
+  return addRequestOptions(b, 'advanced', fields).toJSON();
 }
 
 function attachmentInfo(label: string, a: Attachment): AttachmentInfo {
   return { label, name: a.name, url: a.url, size: a.size, contentType: a.contentType };
-}
-
-export function displayName(i: { member?: unknown; user: { username: string; globalName?: string | null } }): string {
-  const m = i.member as { displayName?: string; nick?: string | null } | null | undefined;
-  return m?.displayName ?? m?.nick ?? i.user.globalName ?? i.user.username;
 }
 
 export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotContext): Promise<void> {
@@ -74,15 +62,11 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
   try {
     built = buildRequest(
       {
+        ...readRequestOptions(o),
         prompt: o.getString('prompt', true),
         style: o.getString('style'),
         aspect: o.getString('aspect'),
         size: o.getInteger('size'),
-        steps: o.getInteger('steps'),
-        seed: o.getInteger('seed'),
-        cutouts: o.getInteger('cutouts'),
-        learningRate: o.getNumber('learning_rate'),
-        optimiser: o.getString('optimiser'),
       },
       ctx.limits.get(),
       ctx.defaults,
@@ -128,9 +112,8 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
     throw e;
   }
 
-  let jobId: string;
-  try {
-    const entry = ctx.presenter.submitting(() =>
+  await queueAndPresent(ctx, {
+    submit: () =>
       ctx.scheduler.submit({
         userId: i.user.id,
         userName: displayName(i),
@@ -138,16 +121,13 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
         discord: { guildId: i.guildId, channelId: i.channelId },
         request,
       }),
-    );
-    jobId = entry.job.id;
-  } catch (e) {
-    if (e instanceof JobRefusedError) return replyPrivately(i, e.userMessage);
-    throw e;
-  }
-  ctx.log.info({ job: jobId, user: i.user.id, steps: request.steps, size: `${request.width}x${request.height}` }, 'imagine: queued');
-  await ctx.presenter.bind(jobId, async (msg) => {
-    const m = await i.editReply(toDiscordPayload(msg));
-    return { channelId: m.channelId, messageId: m.id };
+    refused: (e) => replyPrivately(i, e.userMessage),
+    logAs: 'imagine: queued',
+    logFields: { user: i.user.id, steps: request.steps, size: `${request.width}x${request.height}` },
+    post: async (msg) => {
+      const m = await i.editReply(toDiscordPayload(msg));
+      return { channelId: m.channelId, messageId: m.id };
+    },
   });
 }
 

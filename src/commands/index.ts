@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { imagine } from './imagine.ts';
 import { queue } from './queue.ts';
 import { reverie } from './reverie.ts';
-import type { Command } from './types.ts';
+import type { Command } from '../bot/interaction.ts';
 
 export const COMMANDS: readonly Command[] = [imagine, queue, reverie];
 

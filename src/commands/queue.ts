@@ -2,20 +2,16 @@
  * /queue [cancel:<job id | mine>]: what runs on which device, who waits (in the fair order, with ETAs),
  * and your own jobs; with `cancel`, cancels a job (its requester, or members with Manage Messages).
  */
-import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { InteractionContextType, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { BotContext } from '../bot/context.ts';
 import { escapeMd, formatDuration, shortPrompt } from '../bot/format.ts';
 import type { JobRecord } from '../jobs/types.ts';
-import { replyPrivately, type Command } from './types.ts';
+import { canManage, replyPrivately, type Command } from '../bot/interaction.ts';
 
 const MAX_LISTED = 10;
 
 function line(j: JobRecord): string {
   return `<@${j.userId}> “${escapeMd(shortPrompt(j.request.prompt, 60))}”`;
-}
-
-export function canManage(job: JobRecord, userId: string, permissions: { has(p: bigint): boolean } | null | undefined): boolean {
-  return job.userId === userId || Boolean(permissions?.has(PermissionFlagsBits.ManageMessages));
 }
 
 export function renderQueue(ctx: BotContext, userId: string): string {

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { BotContext } from '../bot/context.ts';
 import { formatDuration } from '../bot/format.ts';
 import { computeStats } from '../bot/stats.ts';
-import { replyPrivately, type Command } from './types.ts';
+import { replyPrivately, type Command } from '../bot/interaction.ts';
 import { MIN_SIZE } from './validate.ts';
 
 export function reverieDefinition(config: Config) {

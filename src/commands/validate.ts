@@ -2,8 +2,10 @@
  * Turns /imagine options into a GenerationRequest, with polite messages for everything out of range.
  * Pure: no Discord objects here, so it is unit-tested directly.
  */
-import type { GenerationRequest, OptimiserName } from '../jobs/types.ts';
-import { applyStyle, formatPrompts, parsePrompts, PromptParseError, type WeightedPrompt } from './prompt-parse.ts';
+import type { BotLimits, ImagineDefaults } from '../bot/context.ts';
+import { applyStyle, formatPrompts, parsePrompts, PromptParseError, type WeightedPrompt } from '../engine/prompt-parse.ts';
+import { randomSeed, rangeWords, REQUEST_FIELDS, type GenerationRequest, type RequestFields } from '../engine/request-schema.ts';
+import { botCaps, bounds, slashFields } from './request-options.ts';
 
 export class ValidationError extends Error {
   override readonly name = 'ValidationError';
@@ -47,29 +49,10 @@ export const ASPECTS: ReadonlyArray<{ name: string; value: string; w: number; h:
   { name: 'tall 9:16', value: '9:16', w: 9, h: 16 },
 ];
 
-export const OPTIMISERS: readonly OptimiserName[] = ['Adam', 'AdamW', 'Adagrad', 'Adamax', 'RMSprop', 'RAdam'];
-
 /** VQGAN f16: sides are multiples of 16. */
 export const SIZE_STEP = 16;
 export const MIN_SIZE = 64;
-export const MAX_CUTN = 128;
-export const MIN_LR = 0.001;
-export const MAX_LR = 1;
-export const MAX_SEED = 4294967295;
 export const MAX_PROMPT_CHARS = 1000;
-
-/** Limits an admin can change at run time (/reverie limits), with the config's values as defaults. */
-export interface BotLimits {
-  maxSteps: number;
-  maxSize: number;
-}
-
-export interface ImagineDefaults {
-  defaultSteps: number;
-  defaultSize: number;
-  defaultCutn: number;
-  saveEvery: number;
-}
 
 export interface ImagineInput {
   prompt: string;
@@ -81,6 +64,8 @@ export interface ImagineInput {
   cutouts?: number | null;
   learningRate?: number | null;
   optimiser?: string | null;
+  /** any other option of the request schema, by its option name in camelCase */
+  [option: string]: string | number | null | undefined;
 }
 
 export interface BuiltRequest {
@@ -99,11 +84,9 @@ export function sizeFor(longest: number, aspect: { w: number; h: number }): { wi
   return { width: round((longest * aspect.w) / aspect.h), height: round(longest) };
 }
 
-export function randomSeed(rng: () => number = Math.random): number {
-  return Math.floor(rng() * 2 ** 31);
-}
+const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
-export function buildRequest(input: ImagineInput, limits: BotLimits, defaults: ImagineDefaults, rng: () => number = Math.random): BuiltRequest {
+export function buildRequest(input: ImagineInput, limits: BotLimits, defaults: ImagineDefaults, rng: () => number = Math.random, fields: RequestFields = REQUEST_FIELDS): BuiltRequest {
   const problems: string[] = [];
   let prompts: WeightedPrompt[] = [];
   const raw = (input.prompt ?? '').trim();
@@ -135,43 +118,47 @@ export function buildRequest(input: ImagineInput, limits: BotLimits, defaults: I
     problems.push(`The size must be a whole number of pixels between ${minSize} and ${limits.maxSize} (this server's limit); you asked for ${longest}.`);
   }
 
-  const steps = has(input.steps) ? input.steps : Math.min(defaults.defaultSteps, limits.maxSteps);
-  if (!Number.isInteger(steps) || steps < 1 || steps > limits.maxSteps) {
-    problems.push(`Steps must be between 1 and ${limits.maxSteps} (this server's limit); you asked for ${steps}.`);
+  // every other option comes from the request schema, bounded by the schema and this bot's caps
+  const caps = botCaps(limits);
+  const given: Record<string, number | string> = {};
+  for (const f of slashFields(fields)) {
+    const value = input[f.inputKey];
+    if (!has(value)) continue;
+    const { def } = f;
+    const cap = caps[f.key];
+    if (def.kind === 'choice') {
+      const choice = def.choices?.find((c) => c.toLowerCase() === String(value).toLowerCase());
+      if (choice === undefined) problems.push(`I don't know the ${def.label} “${value}”. Pick one of ${def.choices?.join(', ')}.`);
+      else given[f.key] = choice;
+      continue;
+    }
+    if (def.kind === 'integer' || def.kind === 'number') {
+      const b = bounds(def, cap);
+      const v = value as number;
+      const ok = typeof v === 'number' && Number.isFinite(v) && (def.kind === 'number' || Number.isInteger(v)) && v >= (b.min ?? -Infinity) && v <= (b.max ?? Infinity) && (b.above === undefined || v > b.above);
+      if (!ok) {
+        const text = cap?.message?.(b.min ?? b.above ?? -Infinity, b.max ?? Infinity) ?? `${upperFirst(def.label)} must be ${rangeWords(b, b.max)}${cap?.note ? ` (${cap.note})` : ''}; you asked for ${value}.`;
+        problems.push(text);
+        continue;
+      }
+    }
+    given[f.key] = value;
   }
-
-  let seed: number;
-  if (has(input.seed)) {
-    seed = input.seed;
-    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) problems.push(`The seed must be a whole number from 0 to ${MAX_SEED}.`);
-  } else seed = randomSeed(rng);
-
-  if (has(input.cutouts) && (!Number.isInteger(input.cutouts) || input.cutouts < 1 || input.cutouts > MAX_CUTN)) {
-    problems.push(`Cutouts must be between 1 and ${MAX_CUTN}; you asked for ${input.cutouts}.`);
-  }
-  if (has(input.learningRate) && (!Number.isFinite(input.learningRate) || input.learningRate < MIN_LR || input.learningRate > MAX_LR)) {
-    problems.push(`The learning rate must be between ${MIN_LR} and ${MAX_LR}; you asked for ${input.learningRate}.`);
-  }
-  let optimiser: OptimiserName | undefined;
-  if (has(input.optimiser)) {
-    optimiser = OPTIMISERS.find((o) => o.toLowerCase() === input.optimiser!.toLowerCase());
-    if (!optimiser) problems.push(`I don't know the optimiser “${input.optimiser}”. Pick one of ${OPTIMISERS.join(', ')}.`);
-  }
+  const steps = (given.steps as number | undefined) ?? Math.min(defaults.defaultSteps, limits.maxSteps);
 
   if (problems.length) throw new ValidationError(problems);
 
   const styled = applyStyle(prompts, style);
   const { width, height } = sizeFor(longest, aspect);
-  const request: GenerationRequest = {
+  const request = {
+    ...given,
     prompt: formatPrompts(styled),
     steps,
     width,
     height,
-    seed,
-    cutn: input.cutouts ?? defaults.defaultCutn,
+    seed: (given.seed as number | undefined) ?? randomSeed(rng),
+    cutn: (given.cutn as number | undefined) ?? defaults.defaultCutn,
     saveEvery: Math.max(1, Math.min(defaults.saveEvery, steps)),
-  };
-  if (has(input.learningRate)) request.lr = input.learningRate;
-  if (optimiser) request.optimiser = optimiser;
+  } as GenerationRequest;
   return { request, prompts: styled, displayPrompt: raw };
 }

@@ -1,5 +1,5 @@
-import { parsePrompts } from '../commands/prompt-parse.ts';
-import type { GenerationRequest } from '../jobs/types.ts';
+import { parsePrompts } from './prompt-parse.ts';
+import type { GenerationRequest } from './request-schema.ts';
 import { readNpy } from './npy.ts';
 import { DEFAULT_AUGMENTS, parseAugments } from './generate/cutouts.ts';
 import { DEFAULTS, type GenerateSettings } from './generate/settings.ts';

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Device } from './graph/index.ts';
 import { AbortedError, Engine, loadModels, type EngineState } from './generate/generator.ts';
 import { settingsFromRequest } from './request.ts';
-import type { GenerationRequest } from '../jobs/types.ts';
+import type { GenerationRequest } from './request-schema.ts';
 
 export interface WorkerInit {
   clipDir: string;

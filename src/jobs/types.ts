@@ -2,36 +2,14 @@
  * The contract between the Discord front end (src/bot/), the job layer (src/jobs/) and the engine
  * (src/engine/). The bot submits NewJob and listens to SchedulerEvents; the engine implements JobRunner.
  */
+import type { GenerationRequest } from '../engine/request-schema.ts';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
 export const TERMINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
 
-export type OptimiserName = 'Adam' | 'AdamW' | 'Adagrad' | 'Adamax' | 'RMSprop' | 'RAdam';
-
-/** What to paint. Already validated by src/commands/ (ranges, prompt syntax). */
-export interface GenerationRequest {
-  prompt: string;
-  steps: number;
-  width: number;
-  height: number;
-  seed: number;
-  cutn?: number; // default 32 (the ETA cost model assumes 32 when absent)
-  cutMethod?: 'original' | 'latest';
-  cutPow?: number;
-  lr?: number;
-  optimiser?: OptimiserName;
-  imagePrompts?: string[]; // file paths
-  initImage?: string; // file path
-  initWeight?: number;
-  noisePromptSeeds?: number[];
-  noisePromptWeights?: number[];
-  saveEvery?: number; // snapshot (and checkpoint) every N steps
-  initZ?: string; // path of a .npy z to start from (variations; e.g. a parent's JobRecord.finalZPath)
-  augments?: string[];
-  vqganModel?: string; // model names; engine defaults when absent
-  clipModel?: string;
-}
+/** What to paint: defined, with its schema, by the engine (src/engine/request-schema.ts). */
+export type { GenerationRequest, OptimiserName } from '../engine/request-schema.ts';
 
 export interface DiscordRef {
   guildId: string | null; // null in DMs

@@ -22,7 +22,8 @@ import type { Prng } from './prng.ts';
 import { adaptiveAvgMatrix, adaptiveWindows, cropThen, resampleMatrix } from './resample.ts';
 import { I3, affineAbout, bilinearTaps, inv3, mul3, randomPerspective, type Mat3 } from './warp.ts';
 
-export type CutMethod = 'original' | 'updated' | 'latest';
+export const CUT_METHODS = ['original', 'updated', 'latest'] as const;
+export type CutMethod = (typeof CUT_METHODS)[number];
 /** Augment codes of the reference generate.py (Ji colour jitter, Sh sharpness, Gn noise, Pe perspective,
  * Ro rotation, Af affine, Et/Ts unsupported, Cr crop, Er erasing, Re resized crop) plus Hf flip. */
 export const AUGMENTS = ['Ji', 'Sh', 'Gn', 'Pe', 'Ro', 'Af', 'Er', 'Re', 'Hf', 'Cr'] as const;

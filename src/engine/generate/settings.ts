@@ -1,4 +1,4 @@
-import type { WeightedPrompt } from '../../commands/prompt-parse.ts';
+import type { WeightedPrompt } from '../prompt-parse.ts';
 import type { Augment, CutMethod } from './cutouts.ts';
 import type { OptimiserName } from './optimisers.ts';
 

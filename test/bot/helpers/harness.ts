@@ -8,7 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { REST, Routes } from 'discord.js';
 import { loadConfig, type Config } from '../../../src/config.ts';
-import { commandDefinitions } from '../../../src/commands/index.ts';
+import { COMMANDS, commandDefinitions } from '../../../src/commands/index.ts';
 import { startBot, type BotDeps, type BotHandle } from '../../../src/bot/start.ts';
 import type { JobRunner } from '../../../src/jobs/types.ts';
 import { FakeDiscord, type FakeMemberUser, type Json, type StoredMessage } from '../../fake-discord/index.ts';
@@ -77,6 +77,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     await rest.put(Routes.applicationGuildCommands(fake.appId, fake.guildId), { body: commandDefinitions(config) });
   }
   const bot = await startBot(config, {
+    commands: COMMANDS,
     runners,
     logger,
     handleSignals: false,

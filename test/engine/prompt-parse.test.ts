@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyStyle, formatPrompts, parsePrompt, parsePrompts, PromptParseError } from '../../src/commands/prompt-parse.ts';
+import { applyStyle, formatPrompts, parsePrompt, parsePrompts, PromptParseError } from '../../src/engine/prompt-parse.ts';
 
 const err = (s: string): string => {
   try {

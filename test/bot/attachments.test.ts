@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { AttachmentError, checkAttachmentMeta, DEFAULT_ATTACHMENT_POLICY, downloadImage, hostAllowed, sniffImage } from '../../src/commands/attachments.ts';
+import { AttachmentError, checkAttachmentMeta, DEFAULT_ATTACHMENT_POLICY, downloadImage, hostAllowed, sniffImage } from '../../src/bot/attachments.ts';
 
 describe('attachment checks', () => {
   it('sniffs PNG, JPEG, WebP and GIF signatures', async () => {
