@@ -164,15 +164,18 @@ export class SirenNet {
     }
   }
 
-  /** Per-parameter views of a flat vector laid out like this net (default: its own parameters). */
-  feeds(flat: Float32Array = this.params): Record<string, Float32Array> {
+  /**
+   * Feeds for the inputs made by inputs(g, prefix): per-parameter views (no copies) of a flat vector
+   * laid out like this net (default: its own parameters).
+   */
+  feeds(flat: Float32Array = this.params, prefix = ''): Record<string, Float32Array> {
     if (flat.length !== this.size) throw new GraphError(`SIREN: ${flat.length} values for ${this.size} parameters`);
-    return Object.fromEntries(this.layout.map((p) => [p.name, flat.subarray(p.offset, p.offset + p.size)]));
+    return Object.fromEntries(this.layout.map((p) => [prefix + p.name, flat.subarray(p.offset, p.offset + p.size)]));
   }
 
-  /** One float32 graph input per parameter, named as the parameter. */
-  inputs(g: Graph): Record<string, Tensor> {
-    return Object.fromEntries(this.layout.map((p) => [p.name, g.input(p.name, p.shape)]));
+  /** One float32 graph input per parameter, named prefix + the parameter's name; keyed by the parameter's name. */
+  inputs(g: Graph, prefix = ''): Record<string, Tensor> {
+    return Object.fromEntries(this.layout.map((p) => [p.name, g.input(prefix + p.name, p.shape)]));
   }
 
   /** The network's raw output on the coordinate grid, [1, 3, H, W]. */
