@@ -8,6 +8,7 @@
  *   inspect decode --vqgan DIR --z z.npy [--quantize] --out y.npy           float32 [B,3,H,W] raw decoder output
  *   inspect encode --vqgan DIR --image x.npy [--quantize] --out z.npy       float32 [B,E,h,w] quant_conv(encoder(2x−1))
  *   inspect grad   --clip DIR --vqgan DIR --z z.npy --text "prompt" --out g.npy   d loss/d z (prints the loss)
+ *   inspect siren  --siren DIR --probe p.npy --out img.npy --grads DIR       SIREN image + d sum(image·p)/d weights (inspect-siren.ts)
  *
  * Errors are one line on stderr; exit code 2 for a wrong command line, 1 for anything else.
  */
@@ -37,6 +38,7 @@ import { VqganModel } from '../engine/models/vqgan.ts';
 import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { listTensors } from '../engine/weights/index.ts';
 import { CliError, UsageError, formatOptions, parseArgs, describeError, runCli, type OptionSpecs, type ParsedOptions } from './args.ts';
+import { sirenInspectCommand } from './inspect-siren.ts';
 
 const DEFAULT_CONTEXT = 77;
 
@@ -56,7 +58,7 @@ export interface InspectIo {
 }
 type Io = InspectIo;
 
-interface Command<S extends OptionSpecs> {
+export interface Command<S extends OptionSpecs> {
   summary: string;
   usage: string;
   spec: S;
@@ -64,7 +66,7 @@ interface Command<S extends OptionSpecs> {
   run(o: ParsedOptions<S>, positionals: string[], io: Io): Promise<void>;
 }
 
-const command = <const S extends OptionSpecs>(c: Command<S>): Command<S> => c;
+export const command = <const S extends OptionSpecs>(c: Command<S>): Command<S> => c;
 
 const COMMANDS = {
   tokens: command({
@@ -200,6 +202,7 @@ const COMMANDS = {
       save(o.out, { dtype: 'float32', shape: z.shape, data: out.grad as Float32Array }, io);
     },
   }),
+  siren: sirenInspectCommand(),
 } satisfies Record<string, Command<any>>;
 
 type CommandName = keyof typeof COMMANDS;
@@ -280,11 +283,11 @@ function defaultIo(): Io {
 
 // ---------------------------------------------------------------------------------------------- helpers
 
-function fmtShape(shape: readonly number[]): string {
+export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }
 
-function deviceOf(s: string | undefined): Device {
+export function deviceOf(s: string | undefined): Device {
   if (s === undefined) return 'cpu';
   try {
     return parseDevice(s);
@@ -293,7 +296,7 @@ function deviceOf(s: string | undefined): Device {
   }
 }
 
-function folder(dir: string, what: string): string {
+export function folder(dir: string, what: string): string {
   if (!fs.existsSync(dir)) throw new CliError(`${what} model folder not found: ${dir}`);
   if (!fs.statSync(dir).isDirectory()) throw new CliError(`${what} model path is not a folder: ${dir}`);
   return dir;
@@ -340,7 +343,7 @@ function checkVocab(tokenizer: ClipTokenizer, clip: ClipModel): void {
 }
 
 /** A float array from a .npy file (float64/float16 are converted to float32; anything else is refused). */
-function readArray(file: string, what: string): { shape: number[]; data: Float32Array } {
+export function readArray(file: string, what: string): { shape: number[]; data: Float32Array } {
   if (!fs.existsSync(file)) throw new CliError(`${what} file not found: ${file}`);
   let a: NpyArray;
   try {
@@ -376,7 +379,7 @@ function warnRange(data: Float32Array, lo: number, hi: number, file: string, why
   if (min < lo - 1e-6 || max > hi + 1e-6) io.warn(`${file}: values span [${min}, ${max}]; ${why}`);
 }
 
-async function run(g: Graph, feeds: Record<string, HostArray>, device: Device): Promise<Record<string, HostArray>> {
+export async function run(g: Graph, feeds: Record<string, HostArray>, device: Device): Promise<Record<string, HostArray>> {
   const session = await Session.create(serialize(g), { device });
   try {
     return await session.run(feeds);
@@ -385,7 +388,7 @@ async function run(g: Graph, feeds: Record<string, HostArray>, device: Device): 
   }
 }
 
-function save(file: string, arr: { dtype: 'float32' | 'int64'; shape: readonly number[]; data: Float32Array | BigInt64Array }, io: Io): void {
+export function save(file: string, arr: { dtype: 'float32' | 'int64'; shape: readonly number[]; data: Float32Array | BigInt64Array }, io: Io): void {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) throw new CliError(`cannot write ${file}: folder ${dir} does not exist`);
   try {

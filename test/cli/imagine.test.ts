@@ -131,7 +131,7 @@ describe('command line', () => {
     [['x', '-cuts', '0'], /-cuts must be between 1 and 512/],
     [['x', '-s', '64'], /-s needs two numbers/],
     [['x', '-s', '64', '0'], /-s must be between 1 and 8192 \(height\), got 0/],
-    [['x', '-opt', 'SGD'], /-opt: unknown optimiser "SGD": use one of Adam, AdamW, Adagrad, Adamax, RMSprop, RAdam/],
+    [['x', '-opt', 'SGD'], /-opt: unknown optimiser "SGD": use one of Adam, AdamW, Adagrad, Adamax, RMSprop, RAdam, AdamP, DiffGrad/],
     [['x', '-cutm', 'wide'], /-cutm: unknown cut method "wide"/],
     [['x', '-aug', 'Af', 'Zz'], /-aug: unknown augment "Zz"/],
     [['x', '-in', 'clouds'], /-in must be pixels or gradient/],

@@ -209,7 +209,7 @@ export class Engine {
     // Initial latent.
     let z: Float32Array;
     let startStep = 0;
-    const opt = createOptimiser(s.optimiser, s.lr, zSize);
+    const opt = createOptimiser(s.optimiser, s.lr, zSize, { shapes: [zShape] }); // AdamP projects z as the 4-D tensor it is
     if (hooks.resume) {
       if (hooks.resume.z.length !== zSize) throw new Error(`checkpoint latent has ${hooks.resume.z.length} values, this job needs ${zSize}`);
       z = hooks.resume.z.slice();

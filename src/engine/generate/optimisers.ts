@@ -1,9 +1,24 @@
-/** The optimisers of the reference scripts, with torch.optim's update rules and defaults, over a flat z. */
+/**
+ * The optimisers of the reference scripts over a flat vector: torch.optim's update rules and defaults,
+ * and torch_optimizer's for AdamP and DiffGrad (generate.py and deep-daze use those two).
+ */
 
-export const OPTIMISERS = ['Adam', 'AdamW', 'Adagrad', 'Adamax', 'RMSprop', 'RAdam'] as const;
+export const OPTIMISERS = ['Adam', 'AdamW', 'Adagrad', 'Adamax', 'RMSprop', 'RAdam', 'AdamP', 'DiffGrad'] as const;
 export type OptimiserName = (typeof OPTIMISERS)[number];
 
 export type OptimiserState = Record<string, Float32Array | number>;
+
+export interface OptimiserOptions {
+  /**
+   * The shapes of the parameter tensors laid end to end in the vector (default: one 1-D tensor of all
+   * of it). Only AdamP looks at them: it projects the update of each tensor of rank > 1.
+   */
+  shapes?: readonly (readonly number[])[];
+  /** AdamP and DiffGrad: torch_optimizer's weight_decay (default 0); the others keep their torch.optim defaults */
+  weightDecay?: number;
+  /** AdamP: Nesterov momentum (default false) */
+  nesterov?: boolean;
+}
 
 export interface Optimiser {
   readonly name: OptimiserName;
@@ -147,7 +162,132 @@ class RAdam extends Base {
   }
 }
 
-export function createOptimiser(name: OptimiserName, lr: number, size: number): Optimiser {
+/**
+ * torch_optimizer.AdamP (Heo et al. 2021): Adam whose update, for a weight tensor that looks scale
+ * invariant (its gradient nearly orthogonal to it, per output channel or as a whole), loses its radial
+ * component, and whose weight decay is then scaled by wd_ratio. betas (0.9, 0.999), eps 1e-8, delta 0.1,
+ * wd_ratio 0.1.
+ */
+class AdamP extends Base {
+  readonly name = 'AdamP';
+  private readonly tensors: { offset: number; size: number; rows: number; project: boolean }[] = [];
+  private readonly weightDecay: number;
+  private readonly nesterov: boolean;
+
+  constructor(lr: number, size: number, opts: OptimiserOptions) {
+    super(lr, size, ['m', 'v']);
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    let offset = 0;
+    for (const shape of opts.shapes ?? [[size]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      this.tensors.push({ offset, size: n, rows: shape[0] ?? 1, project: shape.length > 1 });
+      offset += n;
+    }
+    if (offset !== size) throw new Error(`AdamP: the shapes hold ${offset} values, the vector has ${size}`);
+  }
+
+  step(z: Float32Array, g: Float32Array): void {
+    const b1 = 0.9;
+    const b2 = 0.999;
+    const eps = 1e-8;
+    this.t++;
+    const stepSize = this.lr / (1 - b1 ** this.t);
+    const bc2 = Math.sqrt(1 - b2 ** this.t);
+    const { m, v } = this.buffers as { m: Float32Array; v: Float32Array };
+    for (const T of this.tensors) {
+      const perturb = new Float64Array(T.size);
+      for (let k = 0; k < T.size; k++) {
+        const i = T.offset + k;
+        const gi = g[i]!;
+        m[i] = b1 * m[i]! + (1 - b1) * gi;
+        v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+        const num = this.nesterov ? b1 * m[i]! + (1 - b1) * gi : m[i]!;
+        perturb[k] = num / (Math.sqrt(v[i]!) / bc2 + eps);
+      }
+      let wd = 1;
+      if (T.project) {
+        const p = z.subarray(T.offset, T.offset + T.size);
+        const gt = g.subarray(T.offset, T.offset + T.size);
+        // channel view first, then the whole tensor; the first view that looks scale invariant wins
+        for (const rows of [T.rows, 1]) {
+          if (projectIfInvariant(p, gt, perturb, rows, eps)) {
+            wd = 0.1;
+            break;
+          }
+        }
+      }
+      const decay = this.weightDecay > 0 ? 1 - this.lr * this.weightDecay * wd : 1;
+      for (let k = 0; k < T.size; k++) {
+        const i = T.offset + k;
+        z[i] = z[i]! * decay - stepSize * perturb[k]!;
+      }
+    }
+  }
+}
+
+/**
+ * AdamP's test on one view (rows × cols): when max over rows of |cos(grad, p)| < delta / √cols, removes
+ * from each row of perturb its component along that row of p and returns true.
+ */
+function projectIfInvariant(p: Float32Array, g: Float32Array, perturb: Float64Array, rows: number, eps: number): boolean {
+  const delta = 0.1;
+  const cols = p.length / rows;
+  const pNorm = new Float64Array(rows);
+  let maxCos = 0;
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    let gg = 0;
+    let pp = 0;
+    for (let c = r * cols; c < (r + 1) * cols; c++) {
+      dot += g[c]! * p[c]!;
+      gg += g[c]! * g[c]!;
+      pp += p[c]! * p[c]!;
+    }
+    pNorm[r] = Math.sqrt(pp) + eps;
+    maxCos = Math.max(maxCos, Math.abs(dot) / (Math.sqrt(gg) + eps) / pNorm[r]!);
+  }
+  if (!(maxCos < delta / Math.sqrt(cols))) return false;
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    for (let c = r * cols; c < (r + 1) * cols; c++) dot += (p[c]! / pNorm[r]!) * perturb[c]!;
+    for (let c = r * cols; c < (r + 1) * cols; c++) perturb[c]! -= (p[c]! / pNorm[r]!) * dot;
+  }
+  return true;
+}
+
+/**
+ * torch_optimizer.DiffGrad (Dubey et al. 2019): Adam whose first moment is scaled per element by the
+ * friction sigmoid(|g_prev − g|), with L2 weight decay added to the gradient. betas (0.9, 0.999), eps 1e-8.
+ */
+class DiffGrad extends Base {
+  readonly name = 'DiffGrad';
+  constructor(
+    lr: number,
+    size: number,
+    private readonly weightDecay: number,
+  ) {
+    super(lr, size, ['m', 'v', 'prev']);
+  }
+  step(z: Float32Array, g: Float32Array): void {
+    const b1 = 0.9;
+    const b2 = 0.999;
+    const eps = 1e-8;
+    this.t++;
+    const stepSize = (this.lr * Math.sqrt(1 - b2 ** this.t)) / (1 - b1 ** this.t);
+    const { m, v, prev } = this.buffers as { m: Float32Array; v: Float32Array; prev: Float32Array };
+    for (let i = 0; i < z.length; i++) {
+      const gi = Math.fround(g[i]! + this.weightDecay * z[i]!);
+      m[i] = b1 * m[i]! + (1 - b1) * gi;
+      v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+      const dfc = 1 / (1 + Math.exp(-Math.abs(prev[i]! - gi)));
+      prev[i] = gi;
+      z[i]! -= (stepSize * m[i]! * dfc) / (Math.sqrt(v[i]!) + eps);
+    }
+  }
+}
+
+export function createOptimiser(name: OptimiserName, lr: number, size: number, opts: OptimiserOptions = {}): Optimiser {
   switch (name) {
     case 'Adam':
     case 'AdamW':
@@ -160,6 +300,10 @@ export function createOptimiser(name: OptimiserName, lr: number, size: number): 
       return new RMSprop(lr, size);
     case 'RAdam':
       return new RAdam(lr, size);
+    case 'AdamP':
+      return new AdamP(lr, size, opts);
+    case 'DiffGrad':
+      return new DiffGrad(lr, size, opts.weightDecay ?? 0);
     default:
       throw new Error(`unknown optimiser "${String(name)}": use ${OPTIMISERS.join(', ')}`);
   }

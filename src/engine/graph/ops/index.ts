@@ -5,6 +5,7 @@ export * from './reduce.ts';
 export * from './conv.ts';
 export * from './norm.ts';
 export * from './special.ts';
+export * from './trig.ts';
 export { broadcastShapes, unbroadcast } from './broadcast.ts';
 export { opDef, defineOp, type OpDef, type Emitter, type VjpArgs } from './registry.ts';
 export * from './scan.ts';
