@@ -1,21 +1,16 @@
-"""PyTorch reference for one VQGAN+CLIP optimisation step (benchmarks only).
+"""PyTorch reference for one VQGAN+CLIP optimisation step: for benchmarks only.
 
-README: for benchmark comparison only. Torch is never used at runtime by Reverie; this script
-times the PyTorch eager loop that nerdyrodent/VQGAN-CLIP generate.py runs, on the CPU, at real
-sizes with random weights, so `npm run bench` can compare against it on the same machine.
-
-Written the way the reference code is: openai/CLIP's VisionTransformer (ViT-B/32), taming-
-transformers' f16_16384 Decoder with post_quant_conv and codebook, generate.py's vector_quantize
-(straight-through), clamp_with_grad, MakeCutouts cut_method 'latest' (kornia's augments
-approximated with torch ops: one homography per cutout for affine + perspective via grid_sample,
-a 3x3 colour matrix for hue/saturation jitter, an erase mask, per-cutout scaled gaussian noise),
-the spherical distance loss, Adam (lr 0.1) on z, then z clamped to the codebook's range.
+README: `npm run bench` compares Reverie against this; torch is never used at runtime. It times
+nerdyrodent/VQGAN-CLIP generate.py's eager loop on the CPU at real sizes with random weights
+(seeded): openai/CLIP ViT-B/32 VisionTransformer, taming f16_16384 post_quant_conv + Decoder,
+straight-through vector_quantize, clamp_with_grad, MakeCutouts 'latest' (kornia's Af Pe Ji Er
+approximated: one homography per cutout via grid_sample, a 3x3 colour matrix, an erase mask,
+scaled noise), spherical distance loss, Adam lr 0.1 on z, z clamped to the codebook's range.
 
     python3 scripts/reference/torch_step.py --size 256 --cutn 32 --steps 3 --threads 2
 
-Prints one JSON line: secPerStep (median of the timed steps), stepSamples, peakRssMB
-(ru_maxrss), baseRssMB (RSS with the models built, before the first step), torch, threads, size,
-cutn, params {clip, vqgan}.
+Prints one JSON line (secPerStep = median of the timed steps after one warm-up; peakRssMB =
+ru_maxrss; baseRssMB = RSS with the models built, before the first step).
 """
 import argparse
 import json
@@ -222,13 +217,17 @@ def spherical_dist_loss(embeds, target, weight=1.0, stop=-math.inf):
     return abs(weight) * replace_grad(dists, torch.clamp(dists, min=stop)).mean()
 
 
+def uniform(lo, hi):
+    return lo + (hi - lo) * torch.rand(()).item()
+
+
 def homography(src, dst):
-    """3x3 maps taking the 4 points src [4,2] to dst [4,2] (kornia get_perspective_transform)."""
+    """The 3x3 map taking 4 points src to dst (kornia get_perspective_transform)."""
     rows, rhs = [], []
     for (x, y), (u, v) in zip(src.tolist(), dst.tolist()):
         rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
         rhs += [u, v]
-    h = torch.linalg.solve(torch.tensor(rows, dtype=torch.float64), torch.tensor(rhs, dtype=torch.float64))
+    h = torch.linalg.solve(torch.tensor(rows).double(), torch.tensor(rhs).double())
     return torch.cat([h, h.new_ones(1)]).reshape(3, 3)
 
 
@@ -242,22 +241,23 @@ class MakeCutouts(nn.Module):
         self.max_pool = nn.AdaptiveMaxPool2d((cut_size, cut_size))
 
     def warps(self, s):
-        """Per cutout: RandomAffine(15, .1, shear 5, p .7) then RandomPerspective(.7, p .7)."""
+        """RandomAffine(15, .1, shear 5, p .7) then RandomPerspective(.7, p .7), per cutout."""
+        t = torch.tensor
         c = (s - 1) / 2
-        corners = torch.tensor([[0, 0], [s - 1, 0], [s - 1, s - 1], [0, s - 1]], dtype=torch.float64)
+        corners = t([[0, 0], [s - 1, 0], [s - 1, s - 1], [0, s - 1]], dtype=torch.float64)
+        inward = t([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float64)
         mats = []
         for _ in range(self.cutn):
             m = torch.eye(3, dtype=torch.float64)
             if torch.rand(()) < 0.7:
-                ang, shx, shy = (math.radians(v) for v in (torch.rand(3) * 2 - 1) * torch.tensor([15., 5., 5.]))
-                tx, ty = ((torch.rand(2) * 0.2 - 0.1) * s).tolist()
-                rot = torch.tensor([[math.cos(ang), -math.sin(ang), 0], [math.sin(ang), math.cos(ang), 0], [0, 0, 1]])
-                shear = torch.tensor([[1, math.tan(shx), 0], [math.tan(shy), 1, 0], [0, 0, 1]])
-                about = torch.tensor([[1, 0, c + tx], [0, 1, c + ty], [0, 0, 1]])
-                back = torch.tensor([[1, 0, -c], [0, 1, -c], [0, 0, 1]])
+                a, shx, shy = (math.radians(uniform(-d, d)) for d in (15, 5, 5))
+                tx, ty = uniform(-0.1, 0.1) * s, uniform(-0.1, 0.1) * s
+                rot = t([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+                shear = t([[1, math.tan(shx), 0], [math.tan(shy), 1, 0], [0, 0, 1.]])
+                about = t([[1, 0, c + tx], [0, 1, c + ty], [0, 0, 1.]])
+                back = t([[1, 0, -c], [0, 1, -c], [0, 0, 1.]])
                 m = (about @ rot @ shear @ back).double() @ m
             if torch.rand(()) < 0.7:
-                inward = torch.tensor([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=torch.float64)
                 dst = corners + inward * torch.rand(4, 2, dtype=torch.float64) * 0.7 * s / 2
                 m = homography(corners, dst) @ m
             mats.append(torch.linalg.inv(m))
@@ -265,17 +265,16 @@ class MakeCutouts(nn.Module):
 
     def colour(self):
         """ColorJitter(hue .1, saturation .1, p .7) as a 3x3 matrix (hue rotated in YIQ)."""
-        yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-        gray = yiq[0]
+        yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                            [0.211, -0.523, 0.312]])
         mats = []
         for _ in range(self.cutn):
             m = torch.eye(3)
             if torch.rand(()) < 0.7:
-                sat = 0.9 + 0.2 * torch.rand(()).item()
-                hue = (torch.rand(()).item() * 0.2 - 0.1) * 2 * math.pi
-                sat_m = sat * torch.eye(3) + (1 - sat) * gray.expand(3, 3)
-                rot = torch.tensor([[1, 0, 0], [0, math.cos(hue), -math.sin(hue)],
-                                    [0, math.sin(hue), math.cos(hue)]])
+                sat, hue = uniform(0.9, 1.1), uniform(-0.1, 0.1) * 2 * math.pi
+                sat_m = sat * torch.eye(3) + (1 - sat) * yiq[0].expand(3, 3)
+                cos, sin = math.cos(hue), math.sin(hue)
+                rot = torch.tensor([[1, 0, 0], [0, cos, -sin], [0, sin, cos]])
                 m = torch.linalg.inv(yiq) @ rot @ yiq @ sat_m
             mats.append(m)
         return torch.stack(mats)
@@ -285,8 +284,8 @@ class MakeCutouts(nn.Module):
         mask = torch.ones(self.cutn, 1, s, s)
         for i in range(self.cutn):
             if torch.rand(()) < 0.7:
-                area = (0.1 + 0.3 * torch.rand(())).item() * s * s
-                ratio = math.exp(math.log(0.3) + torch.rand(()).item() * (math.log(3.3) - math.log(0.3)))
+                area = uniform(0.1, 0.4) * s * s
+                ratio = math.exp(uniform(math.log(0.3), math.log(3.3)))
                 h = min(s, round(math.sqrt(area * ratio)))
                 w = min(s, round(math.sqrt(area / ratio)))
                 y0, x0 = int(torch.randint(s - h + 1, ())), int(torch.randint(s - w + 1, ()))
@@ -366,10 +365,7 @@ def main():
         "stepSamples": samples,
         "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "baseRssMB": base_rss,
-        "torch": torch.__version__,
-        "threads": args.threads,
-        "size": args.size,
-        "cutn": args.cutn,
+        "torch": torch.__version__, "threads": args.threads, "size": args.size, "cutn": args.cutn,
         "params": {"clip": sum(t.numel() for t in perceptor.parameters()),
                    "vqgan": sum(t.numel() for t in model.parameters())},
     }))
