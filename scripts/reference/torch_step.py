@@ -10,7 +10,8 @@ scaled noise), spherical distance loss, Adam lr 0.1 on z, z clamped to the codeb
     python3 scripts/reference/torch_step.py --size 256 --cutn 32 --steps 3 --threads 2
 
 Prints one JSON line (secPerStep = median of the timed steps after one warm-up; peakRssMB =
-ru_maxrss; baseRssMB = RSS with the models built, before the first step).
+ru_maxrss; baseRssMB = RSS with the models built, before the first step; cpuSecPerStep =
+median process CPU time of a step, all threads: about threads x secPerStep when uncontended).
 """
 import argparse
 import json
@@ -354,15 +355,17 @@ def main():
         with torch.inference_mode():
             z.copy_(z.maximum(z_min).minimum(z_max))
 
-    samples = []
+    samples, cpu = [], []
     for i in range(args.steps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         if i > 0:
             samples.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     print(json.dumps({
         "secPerStep": statistics.median(samples),
         "stepSamples": samples,
+        "cpuSecPerStep": statistics.median(cpu),  # all threads; shows contention from others
         "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "baseRssMB": base_rss,
         "torch": torch.__version__, "threads": args.threads, "size": args.size, "cutn": args.cutn,
