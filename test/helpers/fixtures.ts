@@ -5,3 +5,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** The shared parity fixtures sit beside the clone (../shared); REVERIE_FIXTURES overrides. */
 export const fixturesDir = process.env.REVERIE_FIXTURES ?? path.resolve(repoRoot, '../shared/fixtures/parity-tiny');
 export const fixture = (...parts: string[]): string => path.join(fixturesDir, ...parts);
+
+/** The whisper-micro fixture sits beside parity-tiny; REVERIE_WHISPER_FIXTURES overrides. */
+export const whisperFixturesDir = process.env.REVERIE_WHISPER_FIXTURES ?? path.resolve(fixturesDir, '../whisper-micro');
+export const whisperFixture = (...parts: string[]): string => path.join(whisperFixturesDir, ...parts);
