@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,3 +10,12 @@ export const fixture = (...parts: string[]): string => path.join(fixturesDir, ..
 /** The whisper-micro fixture sits beside parity-tiny; REVERIE_WHISPER_FIXTURES overrides. */
 export const whisperFixturesDir = process.env.REVERIE_WHISPER_FIXTURES ?? path.resolve(fixturesDir, '../whisper-micro');
 export const whisperFixture = (...parts: string[]): string => path.join(whisperFixturesDir, ...parts);
+
+/**
+ * openai/whisper's multilingual.tiktoken, which the fixture does not ship: REVERIE_WHISPER_VOCAB, else
+ * beside the fixture's checkpoint, else models/whisper/ of this checkout; undefined when none is there.
+ */
+export function whisperRankFile(): string | undefined {
+  const candidates = [process.env.REVERIE_WHISPER_VOCAB, whisperFixture('whisper', 'multilingual.tiktoken'), path.join(repoRoot, 'models/whisper/multilingual.tiktoken')];
+  return candidates.find((c): c is string => !!c && fs.existsSync(c));
+}
