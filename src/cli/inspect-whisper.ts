@@ -18,7 +18,7 @@ import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { loadWhisperCheckpoint } from '../engine/whisper/checkpoint.ts';
 import { N_FRAMES, N_SAMPLES, SAMPLE_RATE, logMelSpectrogram, padOrTrim } from '../engine/whisper/mel.ts';
 import { WhisperModel } from '../engine/whisper/model.ts';
-import { decodeGreedy, isMultilingual, numLanguages } from '../engine/whisper/decoding.ts';
+import { decodeWindow, isMultilingual, numLanguages } from '../engine/whisper/decoding.ts';
 import { WhisperSessions, encoderGraph, logitsGraph } from '../engine/whisper/session.ts';
 import { LANGUAGE_CODES, WhisperTokenizer } from '../engine/whisper/tokenizer.ts';
 import { CliError, UsageError, type OptionSpecs, type ParsedOptions } from './args.ts';
@@ -124,7 +124,7 @@ export const WHISPER_COMMANDS = {
       const mel = logMelSpectrogram(padOrTrim(pcm), { nMels: model.dims.nMels });
       const sessions = await WhisperSessions.create(model, { device: dev });
       try {
-        const r = await decodeGreedy(sessions, tok, await sessions.encode(mel.data), {
+        const r = await decodeWindow(sessions, tok, await sessions.encode(mel.data), {
           ...(o['max-tokens'] !== undefined ? { sampleLen: o['max-tokens'] } : {}),
           ...(o.language !== undefined ? { language: o.language } : {}),
           ...(o.task !== undefined ? { task: o.task as 'transcribe' | 'translate' } : {}),

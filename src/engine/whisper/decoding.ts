@@ -1,15 +1,17 @@
 /**
- * Greedy decoding of one 30-second window as whisper/decoding.py does it at temperature 0 without
- * timestamps: the start sequence (<|startoftranscript|>, language, task, <|notimestamps|>), then one
- * argmax token at a time under the SuppressBlank and SuppressTokens rules until <|endoftext|> or
- * sample_len tokens. The log-probabilities, the no-speech probability and the compression ratio are
- * those DecodingResult reports.
+ * Decoding of one 30-second window as whisper/decoding.py does it without timestamps (GreedyDecoder,
+ * one sample): the start sequence (optionally <|startofprev|> + the previous text first, then
+ * <|startoftranscript|>, language, task, <|notimestamps|>), then one token at a time (argmax at
+ * temperature 0, else a draw from softmax(logits / T)) under the SuppressBlank and SuppressTokens rules
+ * until <|endoftext|> or sample_len tokens. The log-probabilities, the no-speech probability and the
+ * compression ratio are those DecodingResult reports.
  */
 import zlib from 'node:zlib';
+import { Prng } from '../generate/prng.ts';
 import type { EncodedAudio, WhisperSessions } from './session.ts';
 import type { WhisperTask, WhisperTokenizer } from './tokenizer.ts';
 
-export interface GreedyOptions {
+export interface DecodeOptions {
   /** language code (default 'en'); ignored by English-only models */
   language?: string;
   task?: WhisperTask;
@@ -19,6 +21,12 @@ export interface GreedyOptions {
   suppressBlank?: boolean;
   /** token ids to suppress; −1 stands for the non-speech symbols (default [−1], as the reference) */
   suppressTokens?: readonly number[];
+  /** 0 (default): argmax; above 0: sample from softmax(logits / temperature) */
+  temperature?: number;
+  /** text tokens of the previous window(s), fed after <|startofprev|> (the last n_text_ctx/2 − 1 of them) */
+  prompt?: readonly number[];
+  /** random numbers for temperature > 0 (default: seeded with 0) */
+  rng?: Prng;
 }
 
 export interface DecodingResult {
@@ -71,14 +79,33 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
-/** Greedy decoding of one encoded window (sessions of batch 1). */
-export async function decodeGreedy(sessions: WhisperSessions, tok: WhisperTokenizer, audio: EncodedAudio, opts: GreedyOptions = {}): Promise<DecodingResult> {
+/** Index drawn from softmax(row / temperature), in float64. */
+function sample(row: Float32Array, temperature: number, rng: Prng): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  const p = new Float64Array(row.length);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += p[i] = Math.exp((row[i]! - max) / temperature);
+  let u = rng.uniform() * sum;
+  for (let i = 0; i < p.length; i++) {
+    u -= p[i]!;
+    if (u < 0) return i;
+  }
+  return argmax(row);
+}
+
+/** Decodes one encoded window (sessions of batch 1). */
+export async function decodeWindow(sessions: WhisperSessions, tok: WhisperTokenizer, audio: EncodedAudio, opts: DecodeOptions = {}): Promise<DecodingResult> {
   if (sessions.batch !== 1) throw new Error(`decodeGreedy decodes one window at a time; the sessions have batch ${sessions.batch}`);
   const dims = sessions.dims;
   if (tok.nVocab !== dims.nVocab) throw new Error(`the tokenizer has ${tok.nVocab} tokens but the model ${dims.nVocab}: rank file and checkpoint do not belong together`);
   const multilingual = isMultilingual(dims.nVocab);
   const language = opts.language ?? 'en';
-  const initial = tok.sotSequence({ multilingual, language, task: opts.task ?? 'transcribe', noTimestamps: true });
+  const temperature = opts.temperature ?? 0;
+  const rng = opts.rng ?? new Prng(0);
+  const sot = tok.sotSequence({ multilingual, language, task: opts.task ?? 'transcribe', noTimestamps: true });
+  const prompt = opts.prompt?.length ? [tok.sotPrev, ...opts.prompt.slice(-(Math.floor(dims.nTextCtx / 2) - 1))] : [];
+  const initial = [...prompt, ...sot];
   const sampleBegin = initial.length;
   const sotIndex = initial.indexOf(tok.sot);
   const sampleLen = opts.sampleLen ?? Math.floor(dims.nTextCtx / 2);
@@ -102,7 +129,7 @@ export async function decodeGreedy(sessions: WhisperSessions, tok: WhisperTokeni
     const row = Float32Array.from(logits);
     if (opts.suppressBlank !== false && tokens.length === sampleBegin) for (const t of blank) row[t] = -Infinity;
     for (const t of suppress) row[t] = -Infinity;
-    const next = argmax(row);
+    const next = temperature > 0 ? sample(row, temperature, rng) : argmax(row);
     sumLogprob += logSoftmaxAt(row, next);
     tokens.push(next);
     if (next === eot || tokens.length > dims.nTextCtx) break;
@@ -116,7 +143,7 @@ export async function decodeGreedy(sessions: WhisperSessions, tok: WhisperTokeni
     text,
     avgLogprob: sumLogprob / (sampled.length + 1),
     noSpeechProb,
-    temperature: 0,
+    temperature,
     compressionRatio: compressionRatio(text),
   };
 }
