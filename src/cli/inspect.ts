@@ -238,7 +238,7 @@ ${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}\n      ${c.summary}`)
   .join('\n')}
 
-Options common to all but tokens: --device cpu|cuda:N. Run "inspect <what> --help" for details.
+Commands that run a model take --device cpu|cuda:N. Run "inspect <what> --help" for details.
 Exit codes: 0 ok, 1 runtime error (missing folder, missing weight, bad .npy), 2 usage error.`;
 
 function commandHelp(name: CommandName): string {
