@@ -9,6 +9,7 @@
  *   inspect encode --vqgan DIR --image x.npy [--quantize] --out z.npy       float32 [B,E,h,w] quant_conv(encoder(2x−1))
  *   inspect grad   --clip DIR --vqgan DIR --z z.npy --text "prompt" --out g.npy   d loss/d z (prints the loss)
  *   inspect siren  --siren DIR --probe p.npy --out img.npy --grads DIR       SIREN image + d sum(image·p)/d weights (inspect-siren.ts)
+ *   inspect mel | whisper-encode | whisper-logits | whisper-tokens | transcribe    Whisper (see inspect-whisper.ts)
  *
  * Errors are one line on stderr; exit code 2 for a wrong command line, 1 for anything else.
  */
@@ -37,6 +38,7 @@ import { ClipTokenizer } from '../engine/models/tokenizer.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
 import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { listTensors } from '../engine/weights/index.ts';
+import { WHISPER_COMMANDS } from './inspect-whisper.ts';
 import { CliError, UsageError, formatOptions, parseArgs, describeError, runCli, type OptionSpecs, type ParsedOptions } from './args.ts';
 import { sirenInspectCommand } from './inspect-siren.ts';
 
@@ -203,6 +205,7 @@ const COMMANDS = {
     },
   }),
   siren: sirenInspectCommand(),
+  ...WHISPER_COMMANDS,
 } satisfies Record<string, Command<any>>;
 
 type CommandName = keyof typeof COMMANDS;
@@ -238,7 +241,7 @@ ${Object.values(COMMANDS)
   .map((c) => `  ${c.usage}\n      ${c.summary}`)
   .join('\n')}
 
-Options common to all but tokens: --device cpu|cuda:N. Run "inspect <what> --help" for details.
+Commands that run a model take --device cpu|cuda:N. Run "inspect <what> --help" for details.
 Exit codes: 0 ok, 1 runtime error (missing folder, missing weight, bad .npy), 2 usage error.`;
 
 function commandHelp(name: CommandName): string {
