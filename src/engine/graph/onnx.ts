@@ -47,16 +47,17 @@ function emitGraph(g: Graph) {
     usedNames.add(name);
     return name;
   };
+  const dtypes = new Map<string, DType>();
+  for (const i of g.inputs) {
+    const n = unique(i.name);
+    names.set(i.tensor.id, n);
+    dtypes.set(n, i.tensor.dtype);
+  }
   for (const o of g.outputs) usedNames.add(o.name);
 
   const inits: { name: string; shape: readonly number[]; dtype: DType; data: TensorData }[] = [];
   const constCache = new Map<string, string>();
   const nodes: OnnxNode[] = [];
-  const dtypes = new Map<string, DType>();
-  for (const i of g.inputs) {
-    names.set(i.tensor.id, unique(i.name));
-    dtypes.set(i.name, i.tensor.dtype);
-  }
   let tempId = 0;
 
   const name = (t: Tensor): string => {
