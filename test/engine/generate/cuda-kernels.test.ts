@@ -11,7 +11,12 @@ import { cudaFallbackReason, cudaFallbacks, cudaKernelTable } from '../../../src
 import { AUGMENTS, DEFAULT_AUGMENTS, type Augment, type CutMethod, type CutoutSpec } from '../../../src/engine/generate/cutouts.ts';
 import { Engine } from '../../../src/engine/generate/generator.ts';
 import { buildEncodeGraph, buildImageEmbedGraph, buildStepGraph } from '../../../src/engine/generate/step-graph.ts';
+import { ClipModel, inferClipConfig } from '../../../src/engine/models/clip.ts';
+import { randomClipParams, randomVqganParams } from '../../../src/engine/models/random-weights.ts';
+import { VqganModel } from '../../../src/engine/models/vqgan.ts';
 import { tinyModels } from './helpers.ts';
+
+const SLOW = process.env.REVERIE_SLOW_TESTS === '1';
 
 const node = (opType: string, dtypes: (EmittedNode['inputs'][number]['dtype'] | null)[], opset = 18): EmittedNode => ({
   name: `${opType}_0`,
@@ -95,6 +100,22 @@ describe('every graph the engine builds runs on CUDA without CPU fallback', () =
     buildEncodeGraph(vqgan, 48, 32);
     check('encode');
   });
+
+  // ViT-B/32 + f16_16384 with random weights, 256², cutn 32 (the bench's shapes): about 45 s of CPU
+  it.runIf(SLOW)('real sizes: step graphs of each cut method, image-embed, encode (REVERIE_SLOW_TESTS=1)', async () => {
+    const clipParams = randomClipParams();
+    const clip = new ClipModel(clipParams, inferClipConfig(clipParams, { visionHeads: 12, textHeads: 8 }));
+    const vqgan = new VqganModel(randomVqganParams());
+    const zShape = [1, vqgan.config.embedDim, 256 / vqgan.config.factor, 256 / vqgan.config.factor] as const;
+    for (const method of methods) {
+      const cut: CutoutSpec = { method, cutn: 32, cutSize: clip.inputSize, cutPow: 1, augments: DEFAULT_AUGMENTS[method], width: 256, height: 256 };
+      buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 });
+      check(`real-size step ${method}`);
+    }
+    buildImageEmbedGraph(clip, { method: 'latest', cutn: 32, cutSize: clip.inputSize, cutPow: 1, augments: [...AUGMENTS], width: 256, height: 256 });
+    buildEncodeGraph(vqgan, 256, 256);
+    check('real-size image-embed, encode');
+  }, 600_000);
 
   it('text graph and device probe, as the engine builds them', async () => {
     const engine = new Engine(await tinyModels(), 'cpu', 1);
