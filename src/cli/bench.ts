@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Graph, Session, matmul, parseDevice, serialize, type HostArray } from '../engine/graph/index.ts';
+import { Graph, Session, matmul, parseDevice, serialize, type Device, type HostArray } from '../engine/graph/index.ts';
 import { DEFAULT_AUGMENTS, sampleCutouts, type CutMethod, type CutoutSpec } from '../engine/generate/cutouts.ts';
 import { Prng } from '../engine/generate/prng.ts';
 import { buildStepGraph } from '../engine/generate/step-graph.ts';
@@ -38,6 +38,8 @@ function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
+/** Every session of the run (the step, the profile, the MatMul rate) is on this device (--device, set in main). */
+let device: Device = 'cpu';
 
 async function runCase(clip: ClipModel, vqgan: VqganModel, size: number, cutn: number, method: CutMethod, steps: number, profile: boolean, threads: number): Promise<CaseResult> {
   const f = vqgan.config.factor;
@@ -45,7 +47,7 @@ async function runCase(clip: ClipModel, vqgan: VqganModel, size: number, cutn: n
   const cut: CutoutSpec = { method, cutn, cutSize: clip.inputSize, cutPow: 1, augments: DEFAULT_AUGMENTS[method], width: size, height: size };
   const built = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 });
   const t1 = performance.now();
-  const session = await Session.create(built.model, { device: parseDevice(arg('device', 'cpu')), threads });
+  const session = await Session.create(built.model, { device, threads });
   const sessionCreateSec = (performance.now() - t1) / 1000;
   const rng = new Prng(1);
   const zSize = zShape.reduce((a, b) => a * b, 1);
@@ -94,7 +96,7 @@ async function runCase(clip: ClipModel, vqgan: VqganModel, size: number, cutn: n
 async function profileOps(model: Parameters<typeof Session.create>[0], feeds: Record<string, HostArray>, threads: number) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-prof-'));
   const prefix = path.join(dir, 'step');
-  const s = await Session.create(model, { threads, profilePrefix: prefix });
+  const s = await Session.create(model, { device, threads, profilePrefix: prefix });
   await s.run(feeds);
   s.endProfiling();
   await s.release();
@@ -115,12 +117,15 @@ async function profileOps(model: Parameters<typeof Session.create>[0], feeds: Re
     .map(([op, sec]) => ({ op, sec: Number(sec.toFixed(3)), share: Number((sec / total).toFixed(3)) }));
 }
 
-/** This machine's plain MatMul rate (3072², the size the platform notes quote), measured in this run. */
+/**
+ * This machine's plain MatMul rate (3072², the size the platform notes quote) on the bench's device,
+ * measured in this run. On a GPU the time includes copying the operands in and the product out.
+ */
 async function matmulGflops(threads: number): Promise<number> {
   const n = 3072;
   const g = new Graph();
   g.output(matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c');
-  const s = await Session.create(serialize(g), { threads });
+  const s = await Session.create(serialize(g), { device, threads });
   const a = new Float32Array(n * n).fill(0.5);
   let best = Infinity;
   for (let i = 0; i < 4; i++) {
@@ -133,6 +138,7 @@ async function matmulGflops(threads: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  device = parseDevice(arg('device', 'cpu'));
   const steps = Number(arg('steps', '3'));
   const threads = Number(arg('threads', String(os.availableParallelism())));
   const method = arg('cut-method', 'latest') as CutMethod;
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
   peak = Math.max(peak, process.memoryUsage().rss);
   const main32 = cases[0]!;
   const result = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, threads, node: process.version },
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, threads, node: process.version, device },
     models: { clip: 'ViT-B/32 (random weights)', vqgan: 'f16_16384 decoder (random weights)', clipParamsMB: clipParams.bytes() / 2 ** 20, vqganParamsMB: vqgan.params.bytes() / 2 ** 20 },
     weightsSec,
     cases,

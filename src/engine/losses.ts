@@ -1,4 +1,4 @@
-import { asin, div, maximum, mul, reduceSum, sqrt, sub, square, type Tensor } from './graph/index.ts';
+import { asinPoly, div, maximum, mul, reduceSum, sqrt, sub, square, type Tensor } from './graph/index.ts';
 
 /** Rows scaled to unit length, like F.normalize(x, dim=-1) (eps 1e-12). */
 export function normalizeRows(x: Tensor): Tensor {
@@ -12,5 +12,5 @@ export function normalizeRows(x: Tensor): Tensor {
 export function sphericalDistance(a: Tensor, b: Tensor): Tensor {
   const diff = sub(normalizeRows(a), normalizeRows(b));
   const chord = sqrt(reduceSum(square(diff), [-1], false));
-  return mul(square(asin(div(chord, 2))), 2);
+  return mul(square(asinPoly(div(chord, 2))), 2);
 }

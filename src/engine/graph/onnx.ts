@@ -32,10 +32,8 @@ interface OnnxNode {
   name: string;
 }
 
-/** Serialises the part of the graph its outputs need (dead nodes pruned) to an ONNX ModelProto. */
-export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedModel {
+function emitGraph(g: Graph) {
   if (!g.outputs.length) throw new GraphError('serialize: the graph has no outputs');
-  const threshold = opts.externalThreshold ?? 1024;
   const live = liveNodes(g);
   const consumed = new Set<number>();
   for (const n of live) for (const t of n.inputs) consumed.add(t.id);
@@ -49,7 +47,12 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
     usedNames.add(name);
     return name;
   };
-  for (const i of g.inputs) names.set(i.tensor.id, unique(i.name));
+  const dtypes = new Map<string, DType>();
+  for (const i of g.inputs) {
+    const n = unique(i.name);
+    names.set(i.tensor.id, n);
+    dtypes.set(n, i.tensor.dtype);
+  }
   for (const o of g.outputs) usedNames.add(o.name);
 
   const inits: { name: string; shape: readonly number[]; dtype: DType; data: TensorData }[] = [];
@@ -70,6 +73,7 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
       throw new GraphError(`serialize: tensor ${t} has no producer and is neither an input nor a constant`);
     }
     names.set(t.id, n);
+    dtypes.set(n, t.dtype);
     return n;
   };
 
@@ -94,7 +98,9 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
     let n = constCache.get(key);
     if (!n) {
       n = unique(`k${constCache.size}`);
-      inits.push({ name: n, ...make() });
+      const c = make();
+      inits.push({ name: n, ...c });
+      dtypes.set(n, c.dtype);
       constCache.set(key, n);
     }
     return n;
@@ -115,7 +121,50 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
   }
   current = null;
   for (const o of g.outputs) e.node('Identity', [name(o.tensor)], [o.name]);
+  return { nodes, inits, dtypes };
+}
 
+/** One emitted ONNX node as a kernel lookup sees it: '' inputs are absent optional ones. */
+export interface EmittedNode {
+  name: string;
+  opType: string;
+  /** domain of the op ('' is ai.onnx, the only one emitted) and the opset in force for it */
+  domain: string;
+  opset: number;
+  inputs: { name: string; dtype: DType | undefined }[];
+}
+
+/** The ONNX nodes serialize would write for g, with their input dtypes (for checking kernel coverage). */
+export function emittedNodes(g: Graph): EmittedNode[] {
+  return describeNodes(emitGraph(g));
+}
+
+const observers = new Set<(nodes: EmittedNode[], name: string) => void>();
+/** Calls fn with the nodes of every graph serialised from now on (tests: every graph the engine builds); returns the unsubscribe. */
+export function onSerialize(fn: (nodes: EmittedNode[], name: string) => void): () => void {
+  observers.add(fn);
+  return () => observers.delete(fn);
+}
+
+function describeNodes({ nodes, dtypes }: ReturnType<typeof emitGraph>): EmittedNode[] {
+  return nodes.map((n) => ({
+    name: n.name,
+    opType: n.opType,
+    domain: '',
+    opset: OPSET,
+    inputs: n.inputs.map((i) => ({ name: i, dtype: i ? dtypes.get(i) : undefined })),
+  }));
+}
+
+/** Serialises the part of the graph its outputs need (dead nodes pruned) to an ONNX ModelProto. */
+export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedModel {
+  const threshold = opts.externalThreshold ?? 1024;
+  const emitted = emitGraph(g);
+  const { nodes, inits } = emitted;
+  if (observers.size) {
+    const described = describeNodes(emitted);
+    for (const fn of observers) fn(described, opts.name ?? 'reverie');
+  }
   const externalData: { path: string; data: Uint8Array }[] = [];
   const w = new ProtoWriter(1 << 16);
   w.varint(1, IR_VERSION);

@@ -28,6 +28,23 @@ export function parseDevice(s: string): Device {
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
 
+/**
+ * ORT's options for a session on opts.device. On CUDA, falling back to the CPU is disabled: a node with no
+ * CUDA kernel makes session creation fail instead of silently copying tensors to the host each step.
+ */
+export function sessionOptions(model: Pick<SerializedModel, 'externalData'>, opts: SessionOptions = {}): ort.InferenceSession.SessionOptions {
+  const device = opts.device ?? 'cpu';
+  return {
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    executionProviders: device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice(5)) }],
+    externalData: model.externalData,
+    enableProfiling: opts.profilePrefix !== undefined,
+    ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
+    ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    ...(device === 'cpu' ? {} : { extra: { session: { disable_cpu_ep_fallback: '1' } } }),
+  };
+}
+
 /** An ONNX Runtime session over a serialised graph, with shape-checked named inputs and outputs. */
 export class Session {
   private constructor(
@@ -38,19 +55,15 @@ export class Session {
 
   static async create(model: SerializedModel, opts: SessionOptions = {}): Promise<Session> {
     const device = opts.device ?? 'cpu';
-    const options: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: opts.optimization ?? 'all',
-      executionProviders: device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice(5)) }, 'cpu'],
-      externalData: model.externalData,
-      enableProfiling: opts.profilePrefix !== undefined,
-      ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
-      ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-    };
+    const options = sessionOptions(model, opts);
     try {
       const session = await ort.InferenceSession.create(model.bytes, options);
       return new Session(session, { inputs: model.inputs, outputs: model.outputs }, device);
     } catch (err) {
       const msg = (err as Error).message;
+      if (device !== 'cpu' && /fallback/i.test(msg)) {
+        throw new RuntimeError(`a node of the graph has no ${device} kernel and CPU fallback is disabled: ${msg}`);
+      }
       if (device !== 'cpu' && /cuda|provider/i.test(msg)) {
         throw new RuntimeError(
           `could not start ONNX Runtime on ${device}: ${msg}. Install the CUDA build with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (CUDA 12 + cuDNN 9), or set DEVICES=cpu`,

@@ -1,0 +1,33 @@
+/** The ONNX Runtime session options built for each device (no GPU needed: the options are pure data). */
+import { describe, expect, it } from 'vitest';
+import { sessionOptions } from '../../../src/engine/graph/index.ts';
+
+const model = { externalData: [{ path: 'w.bin', data: new Uint8Array(4) }] };
+
+describe('sessionOptions', () => {
+  it('cpu: the CPU provider only, no fallback setting, ORT picks the threads', () => {
+    const o = sessionOptions(model, { device: 'cpu' });
+    expect(o.executionProviders).toEqual(['cpu']);
+    expect(o.extra).toBeUndefined();
+    expect(o.intraOpNumThreads).toBeUndefined();
+    expect(o.externalData).toBe(model.externalData);
+    expect(o.graphOptimizationLevel).toBe('all');
+    expect(o.enableProfiling).toBe(false);
+    expect(sessionOptions(model)).toEqual(o);
+  });
+
+  it('cuda:N: the CUDA provider on device N only, with CPU fallback disabled', () => {
+    for (const n of [0, 3]) {
+      const o = sessionOptions(model, { device: `cuda:${n}` });
+      expect(o.executionProviders).toEqual([{ name: 'cuda', deviceId: n }]);
+      expect(o.extra).toEqual({ session: { disable_cpu_ep_fallback: '1' } });
+    }
+  });
+
+  it('threads, optimisation level and profiling pass through on either device', () => {
+    for (const device of ['cpu', 'cuda:1'] as const) {
+      const o = sessionOptions(model, { device, threads: 2, optimization: 'basic', profilePrefix: '/tmp/p' });
+      expect(o).toMatchObject({ intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'basic', enableProfiling: true, profileFilePrefix: '/tmp/p' });
+    }
+  });
+});
