@@ -11,6 +11,8 @@ export interface SessionOptions {
   threads?: number;
   /** ORT graph optimisation level (default 'all') */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** ORT's CPU memory arena (default off: see sessionOptions) */
+  memArena?: boolean;
   /** write a JSON profile with this file prefix */
   profilePrefix?: string;
 }
@@ -38,6 +40,9 @@ export function sessionOptions(model: Pick<SerializedModel, 'externalData'>, opt
     graphOptimizationLevel: opts.optimization ?? 'all',
     executionProviders: device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice(5)) }],
     externalData: model.externalData,
+    // ORT's CPU arena grows in powers of two and keeps its peak for the session's life: 7.3 GB against
+    // 5.2 GB without it for a 256² / 32-cutout step (npm run bench, same machine and run)
+    enableCpuMemArena: opts.memArena ?? false,
     enableProfiling: opts.profilePrefix !== undefined,
     ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),

@@ -13,6 +13,8 @@ describe('sessionOptions', () => {
     expect(o.externalData).toBe(model.externalData);
     expect(o.graphOptimizationLevel).toBe('all');
     expect(o.enableProfiling).toBe(false);
+    expect(o.enableCpuMemArena).toBe(false);
+    expect(sessionOptions(model, { memArena: true }).enableCpuMemArena).toBe(true);
     expect(sessionOptions(model)).toEqual(o);
   });
 
