@@ -92,7 +92,11 @@ function emitGraph(g: Graph) {
     int64: (values) => constant(`i:${values.join(',')}`, () => ({ data: BigInt64Array.from(values, (v) => BigInt(v)), shape: [values.length], dtype: 'int64' })),
     float: (values, shape) =>
       constant(`f:${shape ? shape.join('x') : 'v'}:${values.join(',')}`, () => ({ data: Float32Array.from(values), shape: shape ?? [values.length], dtype: 'float32' })),
-    temp: (prefix) => unique(`${prefix}_tmp${tempId++}`),
+    temp: (prefix, dtype = 'float32') => {
+      const n = unique(`${prefix}_tmp${tempId++}`);
+      dtypes.set(n, dtype);
+      return n;
+    },
   };
   function constant(key: string, make: () => { data: TensorData; shape: readonly number[]; dtype: DType }): string {
     let n = constCache.get(key);

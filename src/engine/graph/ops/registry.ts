@@ -1,4 +1,4 @@
-import { GraphError, type Graph, type Node, type Tensor } from '../graph.ts';
+import { GraphError, type DType, type Graph, type Node, type Tensor } from '../graph.ts';
 
 /** What an op's vector-Jacobian product receives: the node, the gradient of each output (null when no
  * gradient flows into it) and which inputs need a gradient. */
@@ -17,7 +17,8 @@ export interface Emitter {
   node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Readonly<Record<string, unknown>>): void;
   int64(values: readonly number[]): string;
   float(values: readonly number[], shape?: readonly number[]): string;
-  temp(prefix: string): string;
+  /** a fresh name for an intermediate of an op's own emission (float32 unless said) */
+  temp(prefix: string, dtype?: DType): string;
 }
 
 export interface OpDef {
