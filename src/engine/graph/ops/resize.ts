@@ -65,4 +65,3 @@ defineOp('Resize', {
     }
   },
 });
-
