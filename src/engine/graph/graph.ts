@@ -2,6 +2,7 @@
  * A small typed graph of ONNX-like nodes with static shapes. Every tensor knows its shape and dtype at
  * build time, so shape errors surface where the model is written, not inside ONNX Runtime.
  */
+import type { OpName } from './ops/names.ts';
 
 export type DType = 'float32' | 'float64' | 'int64' | 'bool';
 export type Shape = readonly number[];
@@ -38,7 +39,7 @@ export class Tensor {
 
 export interface Node {
   readonly id: number;
-  readonly op: string;
+  readonly op: OpName;
   readonly inputs: readonly Tensor[];
   readonly attrs: Attrs;
   readonly outputs: Tensor[];
@@ -142,7 +143,7 @@ export class Graph {
   }
 
   /** Low level: appends a node whose output shapes were inferred by the caller. */
-  addNode(op: string, inputs: readonly Tensor[], attrs: Attrs, outputs: readonly { shape: Shape; dtype: DType }[]): Tensor[] {
+  addNode(op: OpName, inputs: readonly Tensor[], attrs: Attrs, outputs: readonly { shape: Shape; dtype: DType }[]): Tensor[] {
     for (const t of inputs) {
       if (t.graph !== this) throw new GraphError(`${op}: an input belongs to another graph`);
     }

@@ -116,10 +116,12 @@ describe('build-time shape errors', () => {
     expect(() => G.gather(x, g.input('i', [2]), 0)).toThrow(/Gather: indices must be int64/);
   });
   it('a gradient through an op without one names the op', () => {
-    G.defineOp('TestNoGradient', {});
+    // A test-only op, outside the closed OpName set.
+    const op = 'TestNoGradient' as G.OpName;
+    G.defineOp(op, {});
     const h = new G.Graph();
     const x = h.input('x', [2]);
-    const y = h.scope('blk', () => h.addNode('TestNoGradient', [x], {}, [{ shape: [2], dtype: 'float32' }])[0]!);
+    const y = h.scope('blk', () => h.addNode(op, [x], {}, [{ shape: [2], dtype: 'float32' }])[0]!);
     expect(() => G.grad(G.sumAll(y), [x])).toThrow(/grad: op TestNoGradient \(blk\) has no gradient/);
   });
 });

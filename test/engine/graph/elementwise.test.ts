@@ -161,6 +161,17 @@ describe('comparison and logic ops carry no gradient', () => {
     );
     expect(Array.from(y)).toEqual([0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1]);
   });
+  it('on the gradient path they select where the gradient goes (Equal/LessOrEqual/GreaterOrEqual/And/Or/Not)', async () => {
+    await gradcheck({
+      inputs: [{ shape: [3, 8], gen: awayFrom([-1, -0.5, 0, 0.5], 0.05) }],
+      build: (_, [x]) => {
+        const band = G.and(G.greaterOrEqual(x!, -0.5), G.lessOrEqual(x!, 0.5));
+        const negUnit = G.equal(G.floor(x!), -1);
+        return G.where(G.or(band, G.not(negUnit)), G.square(x!), G.mul(x!, 3));
+      },
+      reference: ([x]) => Float64Array.from(x as Float32Array, (v) => ((v >= -0.5 && v <= 0.5) || Math.floor(v) !== -1 ? v * v : 3 * v)),
+    });
+  });
   it('a random input generator is seeded (same seed, same values)', () => {
     const a = mulberry32(7);
     const b = mulberry32(7);

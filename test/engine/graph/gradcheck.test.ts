@@ -4,12 +4,13 @@ import * as G from '../../../src/engine/graph/index.ts';
 import type { Tensor } from '../../../src/engine/graph/index.ts';
 import { GradcheckError, U, gradcheck } from './gradcheck.ts';
 
-// Test-only ops: forward x·x, with a gradient off by a factor (1.03) or on one element only.
-G.defineOp('TestSquareGradOff', {
+// Test-only ops (outside the closed OpName set): forward x·x, with a gradient off by a factor (1.03) or
+// on one element only.
+G.defineOp('TestSquareGradOff' as G.OpName, {
   emit: (n, e) => e.node('Mul', [e.name(n.inputs[0]!), e.name(n.inputs[0]!)], [e.outName(n, 0)]),
   vjp: ({ node, gy }) => [G.mul(gy[0]!, G.mul(node.inputs[0]!, 2 * 1.03))],
 });
-G.defineOp('TestSquareGradZeroFirst', {
+G.defineOp('TestSquareGradZeroFirst' as G.OpName, {
   emit: (n, e) => e.node('Mul', [e.name(n.inputs[0]!), e.name(n.inputs[0]!)], [e.outName(n, 0)]),
   vjp: ({ node, gy, g }) => {
     const x = node.inputs[0]!;
@@ -17,7 +18,7 @@ G.defineOp('TestSquareGradZeroFirst', {
     return [G.mul(mask, G.mul(gy[0]!, G.mul(x, 2)))];
   },
 });
-const custom = (op: string) => (x: Tensor) => x.graph.addNode(op, [x], {}, [{ shape: x.shape, dtype: 'float32' }])[0]!;
+const custom = (op: string) => (x: Tensor) => x.graph.addNode(op as G.OpName, [x], {}, [{ shape: x.shape, dtype: 'float32' }])[0]!;
 
 describe('gradcheck', () => {
   it('accepts a correct gradient', async () => {

@@ -18,6 +18,9 @@
  *
  * The forward is compared with an optional JS reference: |y − ref| ≤ fwdAtol + fwdRtol · |ref|
  * (defaults 1e-4, 1e-4).
+ *
+ * Each passing check adds the ops on its gradient path to `gradcheckedOps` (evaluate(): to
+ * `evaluatedOps`), which gradient-coverage.test.ts compares with the ops that have a gradient rule.
  */
 import {
   Graph,
@@ -27,6 +30,7 @@ import {
   serialize,
   sumAll,
   type DType,
+  type OpName,
   type Tensor,
   type TensorData,
 } from '../../../src/engine/graph/index.ts';
@@ -111,6 +115,8 @@ export interface Compiled {
   session: Session;
   graph: Graph;
   y: Tensor;
+  /** the op types between the differentiable inputs and y (the forward nodes whose gradients grad() used) */
+  gradientPath: Set<OpName>;
   nodeCount: number;
   /** forward output only */
   forward(xs: readonly TensorData[]): Promise<Float32Array>;
@@ -129,6 +135,7 @@ export async function compile(specs: readonly InputSpec[], build: Builder, seed?
   if (y.dtype !== 'float32') throw new Error(`gradcheck: builder returned ${y}, expected float32`);
   g.output(y, 'y');
   const diffIdx = specs.map((s, i) => (isDiff(s) ? i : -1)).filter((i) => i >= 0);
+  const gradientPath = opsBetween(g, diffIdx.map((i) => xs[i]!), y);
   if (seed && diffIdx.length) {
     const r = g.constant(seed, y.shape, 'R');
     const L = sumAll(mul(y, r));
@@ -142,6 +149,7 @@ export async function compile(specs: readonly InputSpec[], build: Builder, seed?
     session,
     graph: g,
     y,
+    gradientPath,
     nodeCount: model.nodeCount,
     forward: async (vals) => (await session.run(feeds(vals), ['y'])).y as Float32Array,
     run: async (vals) => {
@@ -149,6 +157,21 @@ export async function compile(specs: readonly InputSpec[], build: Builder, seed?
       return { y: out.y as Float32Array, grads: diffIdx.map((i) => out[`g${i}`] as Float32Array) };
     },
   };
+}
+
+/** Op types of the nodes (built so far) that depend on one of `from` and that y depends on. */
+function opsBetween(g: Graph, from: readonly Tensor[], y: Tensor): Set<OpName> {
+  const reached = new Set(from.map((t) => t.id));
+  for (const n of g.nodes) if (n.inputs.some((t) => reached.has(t.id))) for (const o of n.outputs) reached.add(o.id);
+  const needed = new Set([y.id]);
+  const ops = new Set<OpName>();
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (!n.outputs.some((o) => needed.has(o.id))) continue;
+    for (const t of n.inputs) needed.add(t.id);
+    if (n.inputs.some((t) => reached.has(t.id))) ops.add(n.op);
+  }
+  return ops;
 }
 
 function isDiff(s: InputSpec): boolean {
@@ -197,6 +220,11 @@ export interface GradcheckReport {
 export class GradcheckError extends Error {
   override name = 'GradcheckError';
 }
+
+/** Op types on the gradient path of every gradcheck() that passed in this test process. */
+export const gradcheckedOps = new Set<OpName>();
+/** Op types on the gradient path of every evaluate() (whose gradients the tests compare with exact values). */
+export const evaluatedOps = new Set<OpName>();
 
 export async function gradcheck(o: GradcheckOptions): Promise<GradcheckReport> {
   const rng = mulberry32(o.seed ?? 1234);
@@ -300,6 +328,7 @@ export async function gradcheck(o: GradcheckOptions): Promise<GradcheckReport> {
         }
       }
     }
+    for (const op of c.gradientPath) gradcheckedOps.add(op);
     return { xs, y, grads, worst, nodeCount: c.nodeCount };
   } finally {
     await c.session.release();
@@ -317,7 +346,9 @@ export async function evaluate(
   const n = build(probe, specs.map((s, i) => probe.input(`x${i}`, s.shape, s.dtype ?? 'float32'))).size;
   const c = await compile(specs, build, seed ?? new Float32Array(n).fill(1));
   try {
-    return { ...(await c.run(values)), nodeCount: c.nodeCount };
+    const out = await c.run(values);
+    for (const op of c.gradientPath) evaluatedOps.add(op);
+    return { ...out, nodeCount: c.nodeCount };
   } finally {
     await c.session.release();
   }

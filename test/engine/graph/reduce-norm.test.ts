@@ -137,6 +137,13 @@ describe('ArgMin (no gradient)', () => {
     expect(G.argMin(g.input('x', [3, 4]), -1, true).shape).toEqual([3, 1]);
     expect(G.argMin(g.input('y', [3, 4]), 0).dtype).toBe('int64');
   });
+  it('ArgMax / ArgMin on the gradient path: gatherElements of the row max and min', async () => {
+    await gradcheck({
+      inputs: [{ shape: [3, 5], gen: spaced(0.05) }],
+      build: (_, [x]) => G.sub(G.gatherElements(x!, G.argMax(x!, 1, true), 1), G.gatherElements(x!, G.argMin(x!, 1, true), 1)),
+      reference: ([x]) => ref.tabulate([3, 1], ([i]) => Math.max(...x!.subarray(i! * 5, i! * 5 + 5)) - Math.min(...x!.subarray(i! * 5, i! * 5 + 5))),
+    });
+  });
   it('vector quantisation: argmin → gather codebook, straight-through to z', async () => {
     // z [5,3] rows, codebook [4,3]; z_q = replaceGrad(codebook[argmin ‖z − e‖²], z)
     const rng = mulberry32(23);

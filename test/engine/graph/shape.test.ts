@@ -1,6 +1,6 @@
 /**
- * Shape and indexing ops: forward vs JS reference (exact up to 1e-4), gradients vs central finite
- * differences (h = 1e-2, rtol = 1e-2; these ops are linear, so the check is tight in practice).
+ * Shape, indexing and scatter ops and CumSum: forward vs JS reference (exact up to 1e-4), gradients vs
+ * central finite differences (h = 1e-2, rtol = 1e-2; these ops are linear, so the check is tight).
  */
 import { describe, expect, it } from 'vitest';
 import * as G from '../../../src/engine/graph/index.ts';
@@ -229,4 +229,48 @@ describe('Gather / GatherElements', () => {
       reference: ([x]) => ref.tabulate([2, 3], ([a, b]) => x![idx[a! * 3 + b!]! * 3 + b!]!),
     });
   });
+});
+
+describe('ScatterND / ScatterElements (reduction add)', () => {
+  it('scatterNDAdd of rows with a repeated index: the gradient of data is gy', async () => {
+    const idx = [1, 3, 1];
+    await gradcheck({
+      inputs: [{ shape: [4, 3] }, { shape: [3, 3], diff: false }],
+      build: (g, [x, u]) => G.scatterNDAdd(x!, g.constant(int64(idx), [3, 1]), u!),
+      reference: ([x, u]) => {
+        const y = Float64Array.from(x!);
+        idx.forEach((r, k) => [0, 1, 2].forEach((c) => (y[r * 3 + c]! += u![k * 3 + c]!)));
+        return y;
+      },
+    });
+  });
+  it('scatterElementsAdd on axis 1 with repeats: gradients for data and updates', async () => {
+    const idx = [3, 0, 3, 1, 1, 1];
+    await gradcheck({
+      inputs: [{ shape: [2, 4] }, { shape: [2, 3] }],
+      build: (g, [x, u]) => G.scatterElementsAdd(x!, g.constant(int64(idx), [2, 3]), u!, 1),
+      reference: ([x, u]) => {
+        const y = Float64Array.from(x!);
+        idx.forEach((j, k) => (y[Math.floor(k / 3) * 4 + j]! += u![k]!));
+        return y;
+      },
+    });
+  });
+});
+
+describe('CumSum', () => {
+  for (const reverse of [false, true]) {
+    it(`inclusive prefix sum along axis 1 of [2,5]${reverse ? ', reversed' : ''}`, async () => {
+      await gradcheck({
+        inputs: [{ shape: [2, 5] }],
+        build: (_, [x]) => G.cumsum(x!, -1, reverse),
+        reference: ([x]) =>
+          ref.tabulate([2, 5], ([i, j]) => {
+            let s = 0;
+            for (let k = 0; k < 5; k++) if (reverse ? k >= j! : k <= j!) s += x![i! * 5 + k]!;
+            return s;
+          }),
+      });
+    });
+  }
 });

@@ -1,7 +1,9 @@
 import { GraphError, type Tensor } from '../graph.ts';
+import { reduceSum, zeros } from './broadcast.ts';
+import { concat, split } from './concat.ts';
 import { div } from './elementwise.ts';
-import { reduceSum } from './reduce.ts';
-import { concat, reshape, scatterElementsAdd, slice, split, transpose, zeros } from './shape.ts';
+import { scatterElementsAdd, slice } from './indexing.ts';
+import { reshape, transpose } from './movement.ts';
 import { defineOp } from './registry.ts';
 
 export interface ConvOptions {

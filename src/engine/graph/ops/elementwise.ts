@@ -1,4 +1,5 @@
 import { GraphError, type DType, type Tensor } from '../graph.ts';
+import type { OpName } from './names.ts';
 import { broadcastShapes, unbroadcast } from './broadcast.ts';
 import { defineOp } from './registry.ts';
 
@@ -8,7 +9,7 @@ function lift(ref: Tensor, x: TLike): Tensor {
   return typeof x === 'number' ? ref.graph.scalar(x, ref.dtype === 'int64' ? 'int64' : 'float32') : x;
 }
 
-function binary(op: string, a: TLike, b: TLike, outDtype?: DType): Tensor {
+function binary(op: OpName, a: TLike, b: TLike, outDtype?: DType): Tensor {
   const ref = typeof a === 'number' ? (b as Tensor) : a;
   if (typeof ref === 'number') throw new GraphError(`${op}: at least one operand must be a tensor`);
   const ta = lift(ref, a);
@@ -18,7 +19,7 @@ function binary(op: string, a: TLike, b: TLike, outDtype?: DType): Tensor {
   return ref.graph.addNode(op, [ta, tb], {}, [{ shape, dtype: outDtype ?? ta.dtype }])[0]!;
 }
 
-function unary(op: string, x: Tensor, attrs = {}): Tensor {
+function unary(op: OpName, x: Tensor, attrs = {}): Tensor {
   if (x.dtype !== 'float32' && !['Neg', 'Abs', 'Identity', 'Sign', 'Not'].includes(op)) {
     throw new GraphError(`${op}: expects float32, got ${x}`);
   }
@@ -87,7 +88,7 @@ export const swish = (x: Tensor): Tensor => silu(x, 1);
 export const quickGelu = (x: Tensor): Tensor => silu(x, 1.702);
 
 const noGrad = { vjp: ({ node }: { node: { inputs: readonly unknown[] } }) => node.inputs.map(() => null) };
-for (const op of ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Sign', 'Floor']) {
+for (const op of ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Sign', 'Floor'] as const) {
   defineOp(op, noGrad);
 }
 

@@ -1,11 +1,15 @@
 export * from './elementwise.ts';
-export * from './shape.ts';
+export * from './movement.ts';
+export { broadcastShapes, expand, reduceSum, unbroadcast, zeros } from './broadcast.ts';
+export * from './concat.ts';
+export * from './indexing.ts';
+export * from './resize.ts';
 export * from './linalg.ts';
 export * from './reduce.ts';
 export * from './conv.ts';
 export * from './norm.ts';
 export * from './special.ts';
 export * from './trig.ts';
-export { broadcastShapes, unbroadcast } from './broadcast.ts';
-export { opDef, defineOp, type OpDef, type Emitter, type VjpArgs } from './registry.ts';
 export * from './scan.ts';
+export { opDef, defineOp, type OpDef, type Emitter, type VjpArgs } from './registry.ts';
+export type { OpName } from './names.ts';

@@ -1,7 +1,7 @@
 import { GraphError, type Tensor } from '../graph.ts';
 import { broadcastShapes, unbroadcast } from './broadcast.ts';
 import { add, mul } from './elementwise.ts';
-import { transpose } from './shape.ts';
+import { transpose } from './movement.ts';
 import { defineOp } from './registry.ts';
 
 /** Swaps the last two axes. */

@@ -1,7 +1,7 @@
 import { GraphError, numel, type Graph, type Tensor } from '../graph.ts';
 import { add, mul, sub } from './elementwise.ts';
 import { reduceMean } from './reduce.ts';
-import { reshape } from './shape.ts';
+import { reshape } from './movement.ts';
 import { defineOp } from './registry.ts';
 
 /** LayerNormalization over the last axis (ONNX 17 kernel), weight and bias [D]. */

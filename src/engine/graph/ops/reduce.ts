@@ -1,39 +1,15 @@
-import { GraphError, type Tensor } from '../graph.ts';
+import type { Tensor } from '../graph.ts';
+import { emitReduce, expand, reduceNode, reduceSum, spread } from './broadcast.ts';
 import { div, equal, mul, sub } from './elementwise.ts';
-import { cast, expand, reshape } from './shape.ts';
-import { defineOp, type Emitter } from './registry.ts';
-import type { Node } from '../graph.ts';
+import { cast, reshape } from './movement.ts';
+import { defineOp } from './registry.ts';
 
-function normAxes(op: string, x: Tensor, axes: readonly number[]): number[] {
-  const out = [...new Set(axes.map((a) => (a < 0 ? a + x.rank : a)))].sort((a, b) => a - b);
-  for (const a of out) if (a < 0 || a >= x.rank) throw new GraphError(`${op}: axis out of range for ${x}`);
-  return out;
-}
-
-function reduce(op: string, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
-  const ax = normAxes(op, x, axes);
-  const shape = keepdims ? x.shape.map((d, i) => (ax.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.includes(i));
-  return x.graph.addNode(op, [x], { axes: ax, keepdims: keepdims ? 1 : 0 }, [{ shape, dtype: x.dtype }])[0]!;
-}
-
-const emitReduce = (n: Node, e: Emitter) =>
-  e.node(n.op, [e.name(n.inputs[0]!), e.int64(n.attrs.axes as number[])], [e.outName(n, 0)], { keepdims: n.attrs.keepdims });
-
-/** gy reshaped to the keepdims shape and broadcast over x's shape. */
-function spread(node: Node, gy: Tensor): Tensor {
-  const x = node.inputs[0]!;
-  const axes = node.attrs.axes as number[];
-  return expand(reshape(gy, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))), x.shape);
-}
-
-export const reduceSum = (x: Tensor, axes: readonly number[], keepdims = true): Tensor => reduce('ReduceSum', x, axes, keepdims);
-export const reduceMean = (x: Tensor, axes: readonly number[], keepdims = true): Tensor => reduce('ReduceMean', x, axes, keepdims);
-export const reduceMax = (x: Tensor, axes: readonly number[], keepdims = true): Tensor => reduce('ReduceMax', x, axes, keepdims);
+export const reduceMean = (x: Tensor, axes: readonly number[], keepdims = true): Tensor => reduceNode('ReduceMean', x, axes, keepdims);
+export const reduceMax = (x: Tensor, axes: readonly number[], keepdims = true): Tensor => reduceNode('ReduceMax', x, axes, keepdims);
 /** Sum of all elements as a scalar [] tensor. */
 export const sumAll = (x: Tensor): Tensor => reduceSum(x, x.shape.map((_, i) => i), false);
 export const meanAll = (x: Tensor): Tensor => reduceMean(x, x.shape.map((_, i) => i), false);
 
-defineOp('ReduceSum', { vjp: ({ node, gy }) => [spread(node, gy[0]!)], emit: emitReduce });
 defineOp('ReduceMean', {
   vjp: ({ node, gy }) => {
     const x = node.inputs[0]!;

@@ -1,4 +1,5 @@
 import { GraphError, type DType, type Graph, type Node, type Tensor } from '../graph.ts';
+import type { OpName } from './names.ts';
 
 /** What an op's vector-Jacobian product receives: the node, the gradient of each output (null when no
  * gradient flows into it) and which inputs need a gradient. */
@@ -30,14 +31,24 @@ export interface OpDef {
   optionalOutputs?: boolean;
 }
 
-const registry = new Map<string, OpDef>();
+const registry = new Map<OpName, OpDef>();
 
-export function defineOp(op: string, def: OpDef): void {
+export function defineOp(op: OpName, def: OpDef): void {
   registry.set(op, def);
 }
 
-export function opDef(op: string): OpDef {
+export function opDef(op: OpName): OpDef {
   const d = registry.get(op);
   if (!d) throw new GraphError(`unknown op ${op}`);
   return d;
+}
+
+/** The registered ops that have a gradient rule (a vjp), in registration order. */
+export function opsWithGradient(): OpName[] {
+  return [...registry].filter(([, d]) => d.vjp).map(([op]) => op);
+}
+
+/** Every registered op. */
+export function registeredOps(): OpName[] {
+  return [...registry.keys()];
 }
