@@ -8,6 +8,7 @@
  *   inspect decode --vqgan DIR --z z.npy [--quantize] --out y.npy           float32 [B,3,H,W] raw decoder output
  *   inspect encode --vqgan DIR --image x.npy [--quantize] --out z.npy       float32 [B,E,h,w] quant_conv(encoder(2x−1))
  *   inspect grad   --clip DIR --vqgan DIR --z z.npy --text "prompt" --out g.npy   d loss/d z (prints the loss)
+ *   inspect biggan / bigsleep ...                                           BigGAN-deep: see inspect-biggan.ts
  *
  * Errors are one line on stderr; exit code 2 for a wrong command line, 1 for anything else.
  */
@@ -36,6 +37,7 @@ import { ClipTokenizer } from '../engine/models/tokenizer.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
 import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { listTensors } from '../engine/weights/index.ts';
+import { BIGGAN_COMMANDS } from './inspect-biggan.ts';
 import { CliError, UsageError, formatOptions, parseArgs, describeError, runCli, type OptionSpecs, type ParsedOptions } from './args.ts';
 
 const DEFAULT_CONTEXT = 77;
@@ -200,6 +202,7 @@ const COMMANDS = {
       save(o.out, { dtype: 'float32', shape: z.shape, data: out.grad as Float32Array }, io);
     },
   }),
+  ...BIGGAN_COMMANDS,
 } satisfies Record<string, Command<any>>;
 
 type CommandName = keyof typeof COMMANDS;
