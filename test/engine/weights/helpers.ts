@@ -3,6 +3,7 @@
  * (stored/deflated entries, optional 64-byte 'FB' alignment like torch, optional forced ZIP64) and a
  * safetensors writer.
  */
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 
 // ------------------------------------------------------------------------------------------------
@@ -268,15 +269,19 @@ export function torchZip(
   return writeZip(files, opts);
 }
 
+export interface LegacyOptions {
+  magic?: PyValue; protocol?: PyValue; littleEndian?: boolean;
+  /** element counts to write instead of the true ones, by storage key */
+  counts?: Record<string, number>;
+  /** raw bytes for the object's pickle (instead of pickling obj) */
+  objectPickle?: Uint8Array;
+}
+
 /**
- * A legacy (non-zip) torch.save file: magic number, protocol version, sys_info, the object, the sorted
- * storage keys, then per key an int64 element count and the bytes. The options break it for tests.
+ * The parts of a legacy (non-zip) torch.save file in order: magic number, protocol version, sys_info, the
+ * object, the sorted storage keys, then per key an int64 element count and the bytes. The options break it for tests.
  */
-export function torchLegacy(
-  obj: PyValue,
-  storages: Record<string, ArrayBufferView>,
-  opts: { magic?: PyValue; protocol?: PyValue; littleEndian?: boolean; counts?: Record<string, number>; objectPickle?: Uint8Array } = {},
-): Uint8Array {
+function legacyParts(obj: PyValue, storages: Record<string, ArrayBufferView>, opts: LegacyOptions): Uint8Array[] {
   const sysInfo = new Map<PyValue, PyValue>([
     ['protocol_version', 1001], ['little_endian', opts.littleEndian ?? true],
     ['type_sizes', new Map<PyValue, PyValue>([['short', 2], ['int', 4], ['long', 4]])],
@@ -293,10 +298,31 @@ export function torchLegacy(
     new DataView(count.buffer).setBigInt64(0, BigInt(n), true);
     parts.push(count, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
   }
+  return parts;
+}
+
+/** A legacy (non-zip) torch.save file in memory. */
+export function torchLegacy(obj: PyValue, storages: Record<string, ArrayBufferView>, opts: LegacyOptions = {}): Uint8Array {
+  const parts = legacyParts(obj, storages, opts);
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let p = 0;
   for (const x of parts) { out.set(x, p); p += x.length; }
   return out;
+}
+
+/** The same written straight to a file (no second copy of large storages); returns the file's size. */
+export function writeTorchLegacy(file: string, obj: PyValue, storages: Record<string, ArrayBufferView>): number {
+  const fd = fs.openSync(file, 'w');
+  let size = 0;
+  try {
+    for (const part of legacyParts(obj, storages, {})) {
+      for (let done = 0; done < part.length; ) done += fs.writeSync(fd, part, done);
+      size += part.length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return size;
 }
 
 // ------------------------------------------------------------------------------------------------
