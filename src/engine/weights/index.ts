@@ -6,7 +6,7 @@ import { assertLittleEndianHost } from './dtype.ts';
 import { openSafetensors } from './safetensors.ts';
 import { FileSource } from './source.ts';
 import { openTorchZip } from './torch.ts';
-import { openTorchLegacy } from './torch-legacy.ts';
+import { LEGACY_HEAD, openTorchLegacy } from './torch-legacy.ts';
 import type { OpenWeightsOptions, TensorInfo, WeightFile } from './types.ts';
 
 export type { OpenWeightsOptions, TensorInfo, WeightDType, WeightFile } from './types.ts';
@@ -26,10 +26,12 @@ export function detectFormat(src: FileSource): WeightFormat {
   if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && (head[3] === 4 || head[3] === 6)) {
     return 'torch-zip';
   }
-  // a pickle (PROTO 2..5) first: the legacy format's magic number; openTorchLegacy checks its value
+  if (head.length >= LEGACY_HEAD.length && LEGACY_HEAD.every((b, i) => head[i] === b)) return 'torch-legacy';
+  // safetensors before other pickle-like starts: a header length of 0x0280 also begins 80 02
+  if (head.length >= 9 && head[8] === 0x7b /* '{' */) return 'safetensors';
+  // a pickle (PROTO 2..5) first, as a legacy file written with another protocol; openTorchLegacy checks the magic number
   if (head.length >= 2 && head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return 'torch-legacy';
   if (head.length >= 262 && new TextDecoder().decode(head.subarray(257, 262)) === 'ustar') fail(TAR_TORCH_MESSAGE);
-  if (head.length >= 9 && head[8] === 0x7b /* '{' */) return 'safetensors';
   if (head.length === 0) fail('file is empty');
   return fail(`unrecognised weight format (first bytes ${[...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}; expected safetensors or a torch.save file)`);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listTensors, openWeights } from '../../../src/engine/weights/index.ts';
 import { bigganFixture } from '../../helpers/fixtures.ts';
-import { PyGlobal, PyObject, PyOrderedDict, PyTensor, torchLegacy, type StorageSpec } from './helpers.ts';
+import { PyGlobal, PyObject, PyOrderedDict, PyTensor, torchLegacy, writeSafetensors, type StorageSpec } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torchlegacy-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -72,6 +72,19 @@ describe('legacy (non-zip) torch.save reader', () => {
     const reduce = Uint8Array.from([0x80, 2, 0x63, ...new TextEncoder().encode('os\nsystem\n'), 0x58, 2, 0, 0, 0, 0x69, 0x64, 0x85, 0x52, 0x2e]);
     await expect(openWeights(save(torchLegacy(null, {}, { objectPickle: reduce })))).rejects.toThrow(/refusing global os\.system/);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('tells a safetensors file whose header length starts 80 02 from a legacy pickle', async () => {
+    let bytes: Uint8Array = new Uint8Array(0);
+    for (let pad = 0; pad < 1000; pad++) {
+      bytes = writeSafetensors([{ name: 'w', dtype: 'F32', shape: [2], data: Float32Array.of(1, 2) }], { note: 'x'.repeat(pad) });
+      if (new DataView(bytes.buffer).getBigUint64(0, true) === 0x280n) break;
+    }
+    expect([...bytes.subarray(0, 2)]).toEqual([0x80, 0x02]);
+    const wf = await openWeights(save(bytes));
+    expect(wf.format).toBe('safetensors');
+    expect([...wf.float32('w')]).toEqual([1, 2]);
+    wf.close();
   });
 
   it('gives clear errors for malformed files', async () => {
