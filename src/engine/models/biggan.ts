@@ -172,6 +172,8 @@ export class BigganModel {
         if (name.endsWith('.weight_u') || name.endsWith('.weight_v')) continue;
         if (name.endsWith(SN_SUFFIX)) {
           const base = name.slice(0, -SN_SUFFIX.length);
+          // torch < 1.0 saved the normalised weight itself (and no weight_v): that is the folded weight
+          if (w.tensors.has(`${base}.weight`)) continue;
           const u = `${base}.weight_u`;
           const v = `${base}.weight_v`;
           if (!w.tensors.has(u) || !w.tensors.has(v)) throw new GraphError(`${files.weights}: ${name} has no weight_u / weight_v beside it`);

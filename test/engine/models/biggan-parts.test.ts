@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../../src/engine/graph/index.ts';
-import { findBigganFiles, foldSpectralNorm, parseBigganConfig, statsRow } from '../../../src/engine/models/biggan.ts';
+import { BigganModel, findBigganFiles, foldSpectralNorm, parseBigganConfig, statsRow } from '../../../src/engine/models/biggan.ts';
+import { openWeights } from '../../../src/engine/weights/index.ts';
+import { PyOrderedDict, PyTensor, writeTorchLegacy } from '../weights/helpers.ts';
 import { bigSleepClasses, differentiableTopK } from '../../../src/engine/models/bigsleep.ts';
 import { gradcheck, spaced } from '../graph/gradcheck.ts';
 import { bigganFixture } from '../../helpers/fixtures.ts';
@@ -89,5 +91,38 @@ describe('BigGAN folders and configs', () => {
     expect(() => parseBigganConfig({ ...good, z_dim: 'x' }, 'c.json')).toThrow(/c\.json: "z_dim" should be a non-negative integer, got "x"/);
     expect(() => parseBigganConfig({ ...good, layers: [[true, 1]] }, 'c.json')).toThrow(/"layers" should be a list of \[up-sample\?, in, out\] triples/);
     expect(() => parseBigganConfig({ ...good, n_stats: 1 }, 'c.json')).toThrow(/"n_stats" should be at least 2/);
+  });
+
+  it('uses the saved weight of an older file (weight_orig, weight_u and weight, no weight_v)', async () => {
+    const src = await openWeights(bigganFixture('biggan', 'pytorch_model.bin'));
+    const entries: [string, PyTensor][] = [];
+    const storages: Record<string, Float32Array> = {};
+    const add = (name: string, data: Float32Array, shape: number[]) => {
+      const key = String(entries.length);
+      const stride = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+      entries.push([name, new PyTensor({ key, type: 'FloatStorage', numel: data.length, view: null }, 0, shape, stride)]);
+      storages[key] = data;
+    };
+    try {
+      for (const [name, info] of src.tensors) {
+        if (name.endsWith('.weight_v')) continue;
+        add(name, src.float32(name), info.shape);
+        if (name.endsWith('.weight_orig')) {
+          const base = name.slice(0, -'.weight_orig'.length);
+          const folded = foldSpectralNorm({ data: src.float32(name), shape: info.shape }, src.float32(`${base}.weight_u`), src.float32(`${base}.weight_v`), base);
+          add(`${base}.weight`, folded.data, info.shape);
+        }
+      }
+    } finally {
+      src.close();
+    }
+    const dir = fs.mkdtempSync(path.join(tmp, 'old-'));
+    fs.copyFileSync(bigganFixture('biggan', 'config.json'), path.join(dir, 'config.json'));
+    writeTorchLegacy(path.join(dir, 'pytorch_model.bin'), new PyOrderedDict(entries), storages);
+    const [old, cur] = await Promise.all([BigganModel.load(dir), BigganModel.load(bigganFixture('biggan'))]);
+    expect(old.params.names().sort()).toEqual(cur.params.names().sort());
+    for (const n of ['generator.gen_z.weight', 'generator.layers.2.snconv1x1_g.weight', 'generator.conv_to_rgb.weight']) {
+      expect(old.params.array(n).data).toEqual(cur.params.array(n).data);
+    }
   });
 });
