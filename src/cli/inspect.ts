@@ -10,6 +10,7 @@
  *   inspect grad   --clip DIR --vqgan DIR --z z.npy --text "prompt" --out g.npy   d loss/d z (prints the loss)
  *   inspect siren  --siren DIR --probe p.npy --out img.npy --grads DIR       SIREN image + d sum(image·p)/d weights (inspect-siren.ts)
  *   inspect mel | whisper-encode | whisper-logits | whisper-tokens | transcribe    Whisper (see inspect-whisper.ts)
+ *   inspect biggan / bigsleep ...                                           BigGAN-deep: see inspect-biggan.ts
  *
  * Errors are one line on stderr; exit code 2 for a wrong command line, 1 for anything else.
  */
@@ -39,6 +40,7 @@ import { VqganModel } from '../engine/models/vqgan.ts';
 import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { listTensors } from '../engine/weights/index.ts';
 import { WHISPER_COMMANDS } from './inspect-whisper.ts';
+import { BIGGAN_COMMANDS } from './inspect-biggan.ts';
 import { CliError, UsageError, formatOptions, parseArgs, describeError, runCli, type OptionSpecs, type ParsedOptions } from './args.ts';
 import { sirenInspectCommand } from './inspect-siren.ts';
 
@@ -206,6 +208,7 @@ const COMMANDS = {
   }),
   siren: sirenInspectCommand(),
   ...WHISPER_COMMANDS,
+  ...BIGGAN_COMMANDS,
 } satisfies Record<string, Command<any>>;
 
 type CommandName = keyof typeof COMMANDS;

@@ -143,7 +143,7 @@ describe('inspect errors: one line on stderr, exit 2 for usage and 1 for runtime
   type Case = [name: string, args: () => string[], code: number, pattern: RegExp];
   const cases: Case[] = [
     ['missing --out', () => ['text', '--clip', F('clip-openai'), 'a prompt'], 2, /^inspect text: missing --out FILE$/],
-    ['unknown subcommand', () => ['imagee', '--clip', F('clip-openai')], 2, /^inspect: unknown subcommand "imagee": expected one of tokens, text, image, decode, encode, grad, siren, mel, whisper-encode, whisper-logits, whisper-tokens, transcribe$/],
+    ['unknown subcommand', () => ['imagee', '--clip', F('clip-openai')], 2, /^inspect: unknown subcommand "imagee": expected one of tokens, text, image, decode, encode, grad, siren, mel, whisper-encode, whisper-logits, whisper-tokens, transcribe, biggan, bigsleep$/],
     ['unknown option', () => ['decode', '--vqgan', F('vqgan'), '--z', 'z.npy', '--qantize', '--out', 'y.npy'], 2, /^inspect decode: unknown option --qantize \(did you mean --quantize\?\)$/],
     ['no prompt', () => ['tokens', '--clip', F('clip-openai'), '--out', 't.npy'], 2, /^inspect tokens: missing prompt$/],
     [

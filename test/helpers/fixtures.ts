@@ -19,3 +19,6 @@ export function whisperRankFile(): string | undefined {
   const candidates = [process.env.REVERIE_WHISPER_VOCAB, whisperFixture('whisper', 'multilingual.tiktoken'), path.join(repoRoot, 'models/whisper/multilingual.tiktoken')];
   return candidates.find((c): c is string => !!c && fs.existsSync(c));
 }
+/** The BigGAN-deep fixture beside parity-tiny; REVERIE_BIGGAN_FIXTURES overrides. */
+export const bigganFixturesDir = process.env.REVERIE_BIGGAN_FIXTURES ?? path.resolve(fixturesDir, '../biggan-tiny');
+export const bigganFixture = (...parts: string[]): string => path.join(bigganFixturesDir, ...parts);

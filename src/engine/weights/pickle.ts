@@ -27,6 +27,11 @@ export class PickleObject {
 
 export type Reducer = (args: unknown[]) => unknown;
 
+/** The data ended inside the pickle (more bytes may complete it: see torch-legacy.ts). */
+export class PickleTruncatedError extends Error {
+  override name = 'PickleTruncatedError';
+}
+
 export interface UnpickleOptions {
   /** "module.name" → implementation used by REDUCE/NEWOBJ. Others give PickleObject stubs. */
   reducers?: Record<string, Reducer>;
@@ -34,6 +39,8 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: unknown) => unknown;
   /** for error messages */
   label?: string;
+  /** When given, a GLOBAL it rejects ("module", "name") stops the unpickling with an error. */
+  allowGlobal?: (module: string, name: string) => boolean;
 }
 
 const MARK = Symbol('MARK');
@@ -59,6 +66,11 @@ function describe(v: unknown): string {
 }
 
 export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): unknown {
+  return unpickleAt(data, 0, opts).value;
+}
+
+/** Unpickle the pickle that starts at byte `start`; `end` is the byte after its STOP. */
+export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOptions = {}): { value: unknown; end: number } {
   const label = opts.label ?? 'pickle';
   const reducers = opts.reducers ?? {};
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -68,14 +80,15 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): unknown 
   const memo = new Map<number, unknown>();
   let stack: Stack = [];
   const metastack: Stack[] = [];
-  let pos = 0;
+  let pos = start;
   let op = 0;
   let opPos = 0;
 
-  const fail = (msg: string): never => {
-    throw new Error(`${label}: ${msg} (opcode 0x${op.toString(16).padStart(2, '0')} at byte ${opPos})`);
+  const fail = (msg: string, truncated = false): never => {
+    const m = `${label}: ${msg} (opcode 0x${op.toString(16).padStart(2, '0')} at byte ${opPos})`;
+    throw truncated ? new PickleTruncatedError(m) : new Error(m);
   };
-  const need = (n: number) => { if (pos + n > data.length) fail('pickle data truncated'); };
+  const need = (n: number) => { if (pos + n > data.length) fail('pickle data truncated', true); };
   const u8 = () => { need(1); return data[pos++]!; };
   const u16 = () => { need(2); const v = dv.getUint16(pos, true); pos += 2; return v; };
   const u32 = () => { need(4); const v = dv.getUint32(pos, true); pos += 4; return v; };
@@ -84,13 +97,13 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): unknown 
     need(8);
     const v = dv.getBigUint64(pos, true);
     pos += 8;
-    if (v > BigInt(data.length - pos)) fail(`pickle data truncated (length ${v} exceeds the ${data.length - pos} bytes left)`);
+    if (v > BigInt(data.length - pos)) fail(`pickle data truncated (length ${v} exceeds the ${data.length - pos} bytes left)`, true);
     return Number(v);
   };
   const bytes = (n: number) => { need(n); const b = data.subarray(pos, pos + n); pos += n; return b; };
   const line = () => {
     const end = data.indexOf(0x0a, pos);
-    if (end < 0) fail('unterminated text line');
+    if (end < 0) fail('unterminated text line', true);
     const s = latin1.decode(data.subarray(pos, end));
     pos = end + 1;
     return s;
@@ -106,6 +119,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): unknown 
   };
   const getGlobal = (module: string, name: string): PickleGlobal => {
     const key = `${module}.${name}`;
+    if (opts.allowGlobal && !opts.allowGlobal(module, name)) fail(`refusing global ${key}`);
     let g = globals.get(key);
     if (!g) { g = new PickleGlobal(module, name); globals.set(key, g); }
     return g;
@@ -151,12 +165,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): unknown 
 
   for (;;) {
     opPos = pos;
-    if (pos >= data.length) fail('pickle ended without STOP');
+    if (pos >= data.length) fail('pickle ended without STOP', true);
     op = data[pos++]!;
     switch (op) {
       case 0x80: u8(); break; // PROTO
       case 0x95: u64(); break; // FRAME (8-byte length; frames are just inline data)
-      case 0x2e: return pop(); // STOP '.'
+      case 0x2e: return { value: pop(), end: pos }; // STOP '.'
       case 0x28: metastack.push(stack); stack = []; break; // MARK '('
       case 0x7d: stack.push(new Map()); break; // EMPTY_DICT '}'
       case 0x5d: stack.push([]); break; // EMPTY_LIST ']'

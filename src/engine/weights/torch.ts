@@ -9,7 +9,7 @@ import type { FileSource } from './source.ts';
 import type { OpenWeightsOptions, TensorInfo, WeightFile } from './types.ts';
 import { entryDataOffset, readEntry, readEntryRange, readZipDirectory, type ZipEntry } from './zip.ts';
 
-const STORAGE_DTYPES: Record<string, WeightDType> = {
+export const STORAGE_DTYPES: Record<string, WeightDType> = {
   FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16', DoubleStorage: 'float64',
   LongStorage: 'int64', IntStorage: 'int32', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
   UntypedStorage: 'uint8',
@@ -29,6 +29,8 @@ export class TorchStorage {
     readonly dtype: WeightDType | undefined,
     readonly numel: number,
     readonly location: string,
+    /** legacy format: a view's first element within its root storage `key` */
+    readonly elementOffset = 0,
   ) {}
 }
 
@@ -63,7 +65,7 @@ function rebuildTensor(args: unknown[], dtypeArg?: unknown): TorchTensor {
   return new TorchTensor(storage, offset, [...shape], [...strides], dtype, requiresGrad === true);
 }
 
-function makeReducers(): Record<string, Reducer> {
+export function makeReducers(): Record<string, Reducer> {
   const r: Record<string, Reducer> = {
     'torch._utils._rebuild_tensor': (a) => rebuildTensor(a),
     'torch._utils._rebuild_tensor_v2': (a) => rebuildTensor(a),
@@ -144,7 +146,7 @@ export function selectStateDict(obj: unknown, opts: OpenWeightsOptions, label: s
   return out;
 }
 
-function isContiguous(shape: number[], stride: number[]): boolean {
+export function isContiguous(shape: number[], stride: number[]): boolean {
   let expect = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     if (shape[i] !== 1 && stride[i] !== expect) return false;
@@ -154,7 +156,7 @@ function isContiguous(shape: number[], stride: number[]): boolean {
 }
 
 /** Elements spanned from the first to the last element, inclusive (0 for an empty tensor). */
-function spanOf(shape: number[], stride: number[]): number {
+export function spanOf(shape: number[], stride: number[]): number {
   if (shape.some((d) => d === 0)) return 0;
   let s = 1;
   for (let i = 0; i < shape.length; i++) s += (shape[i]! - 1) * stride[i]!;

@@ -18,7 +18,7 @@ export interface OpenWeightsOptions {
 
 export interface WeightFile {
   path: string;
-  format: 'safetensors' | 'torch-zip';
+  format: 'safetensors' | 'torch-zip' | 'torch-legacy';
   /** tensor name → info, in file order (safetensors header order / state_dict order) */
   tensors: Map<string, TensorInfo>;
   /**
@@ -33,7 +33,7 @@ export interface WeightFile {
   /** the tensor's raw little-endian bytes in its own dtype, contiguous C order. */
   raw(name: string): Uint8Array;
   /**
-   * torch-zip: the unpickled top-level object (see pickle.ts for the value mapping: dicts are Map,
+   * torch-zip / torch-legacy: the unpickled top-level object (see pickle.ts for the value mapping: dicts are Map,
    * tensors are TorchTensor, unknown classes PickleObject). safetensors: the `__metadata__` object
    * (string → string) or undefined.
    */

@@ -3,6 +3,7 @@
  * (stored/deflated entries, optional 64-byte 'FB' alignment like torch, optional forced ZIP64) and a
  * safetensors writer.
  */
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 
 // ------------------------------------------------------------------------------------------------
@@ -16,7 +17,11 @@ export class PyOrderedDict { constructor(readonly entries: [PyValue, PyValue][],
 /** cls.__new__(cls, *args) then BUILD(state): how pickle stores ordinary class instances */
 export class PyObject { constructor(readonly cls: PyGlobal, readonly args: PyValue[], readonly state?: PyValue) {} }
 export class PyBytes { constructor(readonly bytes: Uint8Array) {} }
-export interface StorageSpec { key: string; type: string; numel: number; location?: string }
+export interface StorageSpec {
+  key: string; type: string; numel: number; location?: string;
+  /** legacy torch.save: the persistent id's sixth field, (view_key, offset, size) or None when present */
+  view?: { key: string; offset: number; size: number } | null;
+}
 export class PyTensor {
   constructor(
     readonly storage: StorageSpec,
@@ -136,7 +141,9 @@ export class PickleWriter {
       this.global('torch._utils', '_rebuild_tensor_v2');
       this.op(0x28); // args
       const s = v.storage;
-      this.value(new PyTuple(['storage', new PyGlobal('torch', s.type), s.key, s.location ?? 'cpu', s.numel])).op(0x51);
+      const pid: PyValue[] = ['storage', new PyGlobal('torch', s.type), s.key, s.location ?? 'cpu', s.numel];
+      if (s.view !== undefined) pid.push(s.view && new PyTuple([s.view.key, s.view.offset, s.view.size]));
+      this.value(new PyTuple(pid)).op(0x51);
       this.int(v.offset).value(new PyTuple(v.size)).value(new PyTuple(v.stride)).op(0x89);
       this.global('collections', 'OrderedDict').op(0x29, 0x52);
       this.op(0x74).put().op(0x52).put();
@@ -260,6 +267,62 @@ export function torchZip(
   }
   files.push({ name: `${dir}/version`, data: new TextEncoder().encode('3\n') });
   return writeZip(files, opts);
+}
+
+export interface LegacyOptions {
+  magic?: PyValue; protocol?: PyValue; littleEndian?: boolean;
+  /** element counts to write instead of the true ones, by storage key */
+  counts?: Record<string, number>;
+  /** raw bytes for the object's pickle (instead of pickling obj) */
+  objectPickle?: Uint8Array;
+}
+
+/**
+ * The parts of a legacy (non-zip) torch.save file in order: magic number, protocol version, sys_info, the
+ * object, the sorted storage keys, then per key an int64 element count and the bytes. The options break it for tests.
+ */
+function legacyParts(obj: PyValue, storages: Record<string, ArrayBufferView>, opts: LegacyOptions): Uint8Array[] {
+  const sysInfo = new Map<PyValue, PyValue>([
+    ['protocol_version', 1001], ['little_endian', opts.littleEndian ?? true],
+    ['type_sizes', new Map<PyValue, PyValue>([['short', 2], ['int', 4], ['long', 4]])],
+  ]);
+  const keys = Object.keys(storages).sort();
+  const parts: Uint8Array[] = [
+    PickleWriter.dumps(opts.magic ?? 0x1950a86a20f9469cfc6cn), PickleWriter.dumps(opts.protocol ?? 1001),
+    PickleWriter.dumps(sysInfo), opts.objectPickle ?? PickleWriter.dumps(obj), PickleWriter.dumps(keys),
+  ];
+  for (const k of keys) {
+    const v = storages[k]!;
+    const count = new Uint8Array(8);
+    const n = opts.counts?.[k] ?? v.byteLength / ((v as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1);
+    new DataView(count.buffer).setBigInt64(0, BigInt(n), true);
+    parts.push(count, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  return parts;
+}
+
+/** A legacy (non-zip) torch.save file in memory. */
+export function torchLegacy(obj: PyValue, storages: Record<string, ArrayBufferView>, opts: LegacyOptions = {}): Uint8Array {
+  const parts = legacyParts(obj, storages, opts);
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let p = 0;
+  for (const x of parts) { out.set(x, p); p += x.length; }
+  return out;
+}
+
+/** The same written straight to a file (no second copy of large storages); returns the file's size. */
+export function writeTorchLegacy(file: string, obj: PyValue, storages: Record<string, ArrayBufferView>): number {
+  const fd = fs.openSync(file, 'w');
+  let size = 0;
+  try {
+    for (const part of legacyParts(obj, storages, {})) {
+      for (let done = 0; done < part.length; ) done += fs.writeSync(fd, part, done);
+      size += part.length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return size;
 }
 
 // ------------------------------------------------------------------------------------------------

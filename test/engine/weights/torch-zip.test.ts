@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { f32ToF16 } from '../../../src/engine/weights/dtype.ts';
-import { LEGACY_TORCH_MESSAGE, listTensors, openWeights, PickleObject } from '../../../src/engine/weights/index.ts';
+import { TAR_TORCH_MESSAGE, listTensors, openWeights, PickleObject } from '../../../src/engine/weights/index.ts';
 import {
   PyBytes, PyFloat, PyGlobal, PyObject, PyOrderedDict, PyTensor, PyTuple, torchZip, writeZip, type PyValue, type StorageSpec,
 } from './helpers.ts';
@@ -186,11 +186,14 @@ describe('torch zip reader (hand-built archives)', () => {
     await expect(openWeights(save(badPkl))).rejects.toThrow(/archive\/data\.pkl: unknown pickle opcode \(opcode 0xff at byte 2\)/);
   });
 
-  it('refuses the legacy (non-zip) torch.save format with a clear message', async () => {
-    // what torch writes with _use_new_zipfile_serialization=False: the magic number pickle first
+  it('sends pickle-first files to the legacy reader and refuses the tar format with a clear message', async () => {
+    // the start of what torch writes with _use_new_zipfile_serialization=False (the rest is in torch-legacy.test.ts)
     const legacy = save(Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e, 0x80, 0x02]), 'legacy.ckpt');
-    await expect(openWeights(legacy)).rejects.toThrow(`${legacy}: ${LEGACY_TORCH_MESSAGE}`);
-    expect(LEGACY_TORCH_MESSAGE).toMatch(/^legacy \(non-zip\) torch\.save format is not supported: re-save with torch>=1\.6/);
+    await expect(openWeights(legacy)).rejects.toThrow(`${legacy}: legacy torch.save: pickle ended without STOP`);
+    const tar = new Uint8Array(1024);
+    tar.set(new TextEncoder().encode('ustar'), 257);
+    await expect(openWeights(save(tar, 'old.tar'))).rejects.toThrow(`old.tar: ${TAR_TORCH_MESSAGE}`);
+    expect(TAR_TORCH_MESSAGE).toMatch(/^the tar-based torch\.save format \(torch < 0\.4\) is not supported: re-save with torch>=1\.6/);
     const junk = save(new TextEncoder().encode('hello world, not weights'), 'junk.bin');
     await expect(openWeights(junk)).rejects.toThrow(/junk\.bin: unrecognised weight format \(first bytes 68 65 6c 6c/);
     await expect(openWeights(save(new Uint8Array(0), 'empty.bin'))).rejects.toThrow(/empty\.bin: file is empty/);
