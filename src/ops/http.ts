@@ -12,8 +12,6 @@ import type { Logger } from 'pino';
 import { checkHealth, type GatewayLike } from './health.ts';
 import { MetricsCollector, type MetricsSources } from './metrics.ts';
 
-export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
 export interface OpsServerOptions extends MetricsSources {
   client: GatewayLike;
   port: number;
@@ -44,17 +42,20 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
       res.setHeader('allow', 'GET, HEAD');
       return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
+    const fail = (err: unknown): void => {
+      log?.error({ err: err instanceof Error ? err.message : String(err), path: url }, 'ops endpoint failed');
+      send(500, 'text/plain; charset=utf-8', 'internal error\n');
+    };
     try {
       if (url === '/healthz') {
         const report = checkHealth(opts);
         if (!report.ok) log?.debug({ reasons: report.reasons }, 'healthz: unhealthy');
         return send(report.ok ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(report) + '\n');
       }
-      if (url === '/metrics') return send(200, METRICS_CONTENT_TYPE, collector.render());
+      if (url === '/metrics') return void collector.render().then((text) => send(200, collector.contentType, text), fail);
       return send(404, 'text/plain; charset=utf-8', 'not found: try /healthz or /metrics\n');
     } catch (err) {
-      log?.error({ err: err instanceof Error ? err.message : String(err), path: url }, 'ops endpoint failed');
-      return send(500, 'text/plain; charset=utf-8', 'internal error\n');
+      fail(err);
     }
   });
   server.keepAliveTimeout = 5_000;

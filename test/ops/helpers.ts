@@ -49,9 +49,10 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function parseValue(s: string, line: string): number {
-  if (s === '+Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  if (s === 'NaN') return NaN;
+  // the format takes Go's ParseFloat spellings, which ignore case (prom-client writes "Nan")
+  if (/^\+?inf$/i.test(s)) return Infinity;
+  if (/^-inf$/i.test(s)) return -Infinity;
+  if (/^nan$/i.test(s)) return NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new Error(`bad value ${JSON.stringify(s)} in: ${line}`);
   return Number(s);
 }
@@ -121,7 +122,7 @@ export function parsePrometheus(text: string): Map<string, Family> {
   const seen = new Set<string>();
   const pending = new Map<string, Partial<Family>>();
   for (const line of text.slice(0, -1).split('\n')) {
-    if (line === '') throw new Error('empty line in exposition');
+    if (line === '') continue; // the text format ignores empty lines (prom-client puts one between families)
     if (line.startsWith('#')) {
       const m = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
       if (!m) throw new Error(`unexpected comment: ${line}`);
@@ -165,7 +166,7 @@ export function parsePrometheus(text: string): Map<string, Family> {
     if (fam.type === 'histogram' && s.name === fam.name) throw new Error(`histogram sample without _bucket/_sum/_count: ${line}`);
     fam.samples.push(s);
   }
-  if (pending.size) throw new Error(`# HELP/# TYPE without samples: ${[...pending.keys()].join(', ')}`);
+  // a family may have HELP and TYPE but no samples yet (a labelled series never set)
   for (const f of fams.values()) if (f.type === 'histogram') checkHistogram(f);
   return fams;
 }
