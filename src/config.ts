@@ -118,6 +118,13 @@ export const VARIABLES = {
     doc: 'Register slash commands in this one server only (instant). Unset: global commands (can take up to an hour to appear).',
     group: 'discord',
   }),
+  REGISTER_COMMANDS: v({
+    schema: z.enum(['auto', 'off']),
+    expects: '"auto" or "off"',
+    default: 'auto',
+    doc: 'auto: register the slash commands at start when their definitions changed since the last registration (a hash kept in the store). off: only `npm run register` registers them.',
+    group: 'discord',
+  }),
   DISCORD_API_URL: v({
     schema: httpUrl(),
     expects: 'an http(s) URL such as "https://discord.com/api" or "http://127.0.0.1:8080/api"',
@@ -278,6 +285,8 @@ export interface Config {
   /** From DISCORD_APP_ID, else decoded from the token; undefined when neither gives one. */
   discordAppId: string | undefined;
   discordGuildId: string | undefined;
+  /** REGISTER_COMMANDS=auto: register at start when the definitions changed */
+  registerCommands: boolean;
   /** REST base without a trailing slash, e.g. "https://discord.com/api". */
   discordApiUrl: string;
   devices: DeviceSpec[];
@@ -412,6 +421,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     discordToken: token as string,
     discordAppId: (values.DISCORD_APP_ID as string | undefined) ?? (token ? appIdFromToken(token) : undefined),
     discordGuildId: values.DISCORD_GUILD_ID as string | undefined,
+    registerCommands: values.REGISTER_COMMANDS !== 'off',
     discordApiUrl: values.DISCORD_API_URL as string,
     devices: values.DEVICES as DeviceSpec[],
     threadsPerDevice: num('THREADS_PER_DEVICE'),

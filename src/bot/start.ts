@@ -19,6 +19,7 @@ import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
 import { DiscordJsPort, errorSummary } from './discord-port.ts';
 import type { Command } from './interaction.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
+import { registerIfChanged } from './register.ts';
 import { logJobEvents } from '../ops/job-log.ts';
 import { startOpsServer, type OpsServer } from '../ops/http.ts';
 
@@ -169,6 +170,7 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
     throw err;
   }
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, devices: runners.map((r) => r.device) }, 'logged in to Discord');
+  if (config.registerCommands) await registerIfChanged(config, deps.commands, store, log, config.discordAppId ?? client.application?.id);
 
   const report = scheduler.recover();
   if (report.requeued.length || report.failed.length) {

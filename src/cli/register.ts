@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.ts';
+import type { RegisterResult } from '../bot/register.ts';
 import { CliError, formatOptions, parseArgs, runCli, UsageError } from './args.ts';
 
 const SPEC = {
@@ -23,34 +24,16 @@ ones can take up to an hour. Needs DISCORD_TOKEN (and DISCORD_APP_ID unless the 
 
 ${formatOptions(SPEC)}`;
 
-export interface RegisterResult {
-  scope: 'guild' | 'global';
-  guildId?: string;
-  names: string[];
-}
-
 /** Bulk-overwrites the commands for the guild or globally; returns what Discord now has. */
 export async function registerCommands(config: Config, opts: { global?: boolean; guildId?: string } = {}): Promise<RegisterResult> {
-  const appId = config.discordAppId;
-  if (!appId) throw new CliError('DISCORD_APP_ID is not set and the token does not reveal the application id: set DISCORD_APP_ID in .env');
-  const guildId = opts.global ? undefined : (opts.guildId ?? config.discordGuildId);
-  // loaded here, not at the top: usage errors and --help answer without loading discord.js
-  const { REST, Routes } = await import('discord.js');
   const { commandDefinitions } = await import('../commands/index.ts');
-  const rest = new REST({ api: config.discordApiUrl }).setToken(config.discordToken);
-  const body = commandDefinitions(config);
-  const route = guildId ? Routes.applicationGuildCommands(appId, guildId) : Routes.applicationCommands(appId);
-  let res: unknown;
+  const { putCommands, RegisterError } = await import('../bot/register.ts');
   try {
-    res = await rest.put(route, { body });
+    return await putCommands(config, commandDefinitions(config), opts);
   } catch (err) {
-    const status = (err as { status?: number }).status;
-    const hint =
-      status === 401 ? ' (is DISCORD_TOKEN right?)' : status === 403 ? ' (is the bot in that server, invited with the applications.commands scope?)' : status === 404 ? ' (check DISCORD_APP_ID and DISCORD_GUILD_ID)' : '';
-    throw new CliError(`Discord refused the commands: ${(err as Error).message}${hint}`);
+    if (err instanceof RegisterError) throw new CliError(err.message);
+    throw err;
   }
-  const names = (Array.isArray(res) ? (res as { name: string }[]) : []).map((c) => c.name);
-  return { scope: guildId ? 'guild' : 'global', ...(guildId ? { guildId } : {}), names };
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -46,3 +46,37 @@ describe('register CLI', () => {
     );
   });
 });
+
+// The bot registers at start when the definitions changed since the last registration its store remembers.
+describe('registration at start', () => {
+  it('registers on the first start, not again with the same definitions, and again when they change', async () => {
+    const { startHarness } = await import('../bot/helpers/harness.ts');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const fake = await FakeDiscord.start();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-register-'));
+    const puts = () => fake.byRoute('PUT /applications/:app/guilds/:guild/commands').length;
+    try {
+      const first = await startHarness({ fake, dataDir });
+      const afterFirst = puts();
+      await first.stopBot();
+      expect(afterFirst).toBeGreaterThanOrEqual(1);
+      const second = await startHarness({ fake, dataDir });
+      await second.stopBot();
+      expect(puts()).toBe(afterFirst);
+      // an upgrade that changes a definition (here: /queue's description)
+      const { COMMANDS } = await import('../../src/commands/index.ts');
+      const changed = COMMANDS.map((c) => (c.name !== 'queue' ? c : { ...c, definition: (cfg: never) => ({ ...c.definition(cfg), description: 'Your jobs, changed' }) }));
+      const third = await startHarness({ fake, dataDir, deps: { commands: changed } });
+      await third.stopBot();
+      expect(puts()).toBe(afterFirst + 1);
+      expect(fake.commands.guild.get(fake.guildId)!.find((c) => c.name === 'queue')!.description).toBe('Your jobs, changed');
+      const off = await startHarness({ fake, dataDir, env: { REGISTER_COMMANDS: 'off' } });
+      await off.stopBot();
+      expect(puts()).toBe(afterFirst + 1);
+    } finally {
+      await fake.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
