@@ -10,7 +10,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dotenv from 'dotenv';
 import { z } from 'zod';
 
 export type Env = Record<string, string | undefined>;
@@ -70,7 +69,7 @@ function httpUrl() {
     .transform((s) => s.replace(/\/+$/, ''));
 }
 
-interface VariableDef<T> {
+export interface VariableDef<T> {
   /** zod schema applied to the raw string (empty strings count as unset). */
   schema: z.ZodType<T, string>;
   /** What a good value looks like, for the one-line error ("expected ..."). */
@@ -327,39 +326,8 @@ export interface LoadOptions {
   cwd?: string;
 }
 
-/**
- * Reads a .env file into `target` without overriding what is already there. Missing file: nothing
- * happens. Returns the names it set.
- */
-export function loadDotenv(file = path.resolve(process.cwd(), '.env'), target: Env = process.env): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  const parsed = dotenv.parse(text);
-  const set: string[] = [];
-  for (const [k, val] of Object.entries(parsed)) {
-    if (target[k] === undefined) {
-      target[k] = val;
-      set.push(k);
-    }
-  }
-  return set;
-}
-
-/** A bot token's first segment is the base64 of the bot's user id, which is its application id. */
-export function appIdFromToken(token: string): string | undefined {
-  const first = token.split('.')[0];
-  if (!first) return undefined;
-  try {
-    const id = Buffer.from(first, 'base64').toString('utf8');
-    return SNOWFLAKE.test(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { appIdFromToken, loadDotenv } from './config-env.ts';
+import { appIdFromToken, loadDotenv } from './config-env.ts';
 
 function show(raw: string): string {
   const s = raw.length > 60 ? `${raw.slice(0, 57)}...` : raw;
@@ -443,46 +411,4 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     httpPort: values.HTTP_PORT as number | undefined,
     logLevel: values.LOG_LEVEL as LogLevel,
   };
-}
-
-/** Markdown rows for the README configuration table (name, default, meaning). */
-export function configTableMarkdown(): string {
-  const rows = ['| Variable | Default | Meaning |', '|---|---|---|'];
-  for (const name of VARIABLE_NAMES) {
-    const def: VariableDef<unknown> = VARIABLES[name];
-    const dflt = def.required ? '**required**' : def.default !== undefined ? `\`${def.default}\`` : (def.defaultDoc ?? 'unset');
-    rows.push(`| \`${name}\` | ${dflt} | ${def.doc} |`);
-  }
-  return rows.join('\n');
-}
-
-/** The text of .env.example, generated from the schema. */
-export function envExampleText(): string {
-  const header = [
-    '# Reverie configuration. Copy to .env (`cp .env.example .env`) and fill in DISCORD_TOKEN.',
-    '# Real environment variables win over this file. Empty values count as unset.',
-    '# The same table, with more words, is in README.md under "Configuration".',
-  ];
-  const out = [...header];
-  let group = '';
-  const titles: Record<string, string> = {
-    discord: 'Discord',
-    engine: 'Devices and threads',
-    models: 'Models (npm run models:pull)',
-    storage: 'Storage',
-    limits: 'Limits and defaults for /imagine',
-    operations: 'Operations',
-  };
-  for (const name of VARIABLE_NAMES) {
-    const def: VariableDef<unknown> = VARIABLES[name];
-    if (def.group !== group) {
-      group = def.group;
-      out.push('', `# --- ${titles[group]} ---`);
-    }
-    const dflt = def.required ? '' : def.default !== undefined ? ` Default: ${def.default}.` : def.defaultDoc ? ` Default: ${def.defaultDoc}.` : '';
-    out.push(`# ${name}: ${def.doc.replace(/`/g, '')}${dflt}`);
-    if (def.required || name === 'DISCORD_APP_ID' || name === 'DISCORD_GUILD_ID') out.push(`${name}=`);
-    else out.push(`# ${name}=${def.default ?? def.example ?? ''}`);
-  }
-  return out.join('\n') + '\n';
 }

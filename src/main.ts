@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from './models/layout.ts';
+import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from './model-files/layout.ts';
 
 /** What src/bot/start.ts exports (written alongside the Discord code). */
 interface BotModule {

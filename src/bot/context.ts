@@ -26,12 +26,8 @@ export interface BotContext {
 }
 
 /** Counters for the operations endpoint (/metrics); the presenter has its own (edits sent...). */
-export interface BotMetrics {
-  /** 429s discord.js received (it waited and retried) */
-  rateLimited: number;
-  /** engine workers that died and were replaced, per device */
-  workerRestarts: Record<string, number>;
-}
+export type { BotMetrics } from '../observability/counters.ts';
+import type { BotMetrics } from '../observability/counters.ts';
 
 /** Limits an admin can change at run time (/reverie limits), with the config's values as defaults. */
 export interface BotLimits {

@@ -20,66 +20,14 @@ import type { EventEmitter } from 'node:events';
 import type { JobRecord, SchedulerEventMap } from '../jobs/types.ts';
 import { CoalescingEditor } from './editor.ts';
 import { errorSummary, isForbidden, isGone, type DiscordPort, type MessageRef, type OutgoingFile, type OutgoingMessage } from './discord-port.ts';
-import { EMOJI, renderComponents, renderContent, threadName, type ViewState } from './format.ts';
+import { EMOJI, renderComponents, renderContent, type ViewState } from './format.ts';
 import { fitImage } from './images.ts';
+import type { PresenterCounters } from '../observability/counters.ts';
+import { DEFAULT_PRESENTER_OPTIONS, type JobView, type PresenterOptions } from './presenter-state.ts';
+import { ensureThread, postToThread, type ThreadDeps } from './presenter-threads.ts';
 
-export interface PresenterOptions {
-  /** minimum time between two edits of one message (Discord allows ~5 per 5 s; default 3000) */
-  minEditIntervalMs: number;
-  /**
-   * minimum time between two edits of a message whose job only waits in the queue (default 10 000):
-   * every message in a channel shares one rate-limit bucket, so position updates of many waiting jobs
-   * must not crowd out the progress of the running ones
-   */
-  queuedEditIntervalMs: number;
-  /** post a snapshot to the thread when it is at least this many steps after the last one posted (0: every snapshot) */
-  threadEvery: number;
-  /** create a thread per job (default true) */
-  threads: boolean;
-  /** largest attachment we upload (Discord's default limit: 10 MiB) */
-  attachmentLimit: number;
-  /** thread posts waiting at most; older ones are dropped when snapshots come faster than they post */
-  maxPendingThreadPosts: number;
-}
-
-export const DEFAULT_PRESENTER_OPTIONS: PresenterOptions = {
-  minEditIntervalMs: 3000,
-  queuedEditIntervalMs: 10_000,
-  threadEvery: 0,
-  threads: true,
-  attachmentLimit: 10 * 1024 * 1024,
-  maxPendingThreadPosts: 3,
-};
-
-type BindState = 'pending' | 'bound' | 'gone' | 'none';
-type ThreadState = 'none' | 'creating' | 'ready' | 'unavailable';
-
-interface JobView extends ViewState {
-  bind: BindState;
-  message?: MessageRef;
-  version: number;
-  sentVersion: number;
-  snapshot?: { step: number; png: Buffer };
-  sentSnapshotStep: number;
-  final?: { png: OutgoingFile; timelapse?: OutgoingFile };
-  finalized: boolean;
-  thread: ThreadState;
-  threadId?: string;
-  threadWork: Promise<void>;
-  pendingPosts: number;
-  lastThreadStep: number;
-  /** failed attempts at sending a final state (retried a few times, then given up) */
-  finalRetries: number;
-  editor: CoalescingEditor;
-}
-
-export interface PresenterCounters {
-  edits: number;
-  editErrors: number;
-  messagesSent: number;
-  threadPosts: number;
-  threadsCreated: number;
-}
+export { DEFAULT_PRESENTER_OPTIONS, type PresenterOptions } from './presenter-state.ts';
+export type { PresenterCounters } from '../observability/counters.ts';
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled']);
 
@@ -417,44 +365,15 @@ export class Presenter {
     });
   }
 
-  // ───────────────────────────── thread ─────────────────────────────
-
   private ensureThread(v: JobView): void {
-    if (!this.opts.threads || v.thread !== 'none' || v.bind !== 'bound' || !v.message) return;
-    v.thread = 'creating';
-    const ref = v.message;
-    v.threadWork = v.threadWork.then(async () => {
-      try {
-        const id = await this.port.startThread(ref, threadName(v.job.request.prompt));
-        this.counters.threadsCreated++;
-        v.thread = 'ready';
-        v.threadId = id;
-        try {
-          this.scheduler.setDiscordRefs(v.job.id, { threadId: id });
-        } catch (err) {
-          this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'could not record the thread id');
-        }
-      } catch (err) {
-        v.thread = 'unavailable';
-        this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'no thread for this job (missing permission or unsupported channel); progress stays on the message');
-      }
-    });
+    ensureThread(this.threadDeps(), v);
   }
 
   private postToThread(v: JobView, content: string, file: OutgoingFile, droppable: boolean): void {
-    if (!this.opts.threads || v.thread === 'unavailable') return;
-    if (droppable && v.pendingPosts >= this.opts.maxPendingThreadPosts) return;
-    v.pendingPosts++;
-    v.threadWork = v.threadWork.then(async () => {
-      v.pendingPosts--;
-      if (v.thread !== 'ready' || !v.threadId) return;
-      try {
-        await this.port.sendMessage(v.threadId, { content, files: [file] });
-        this.counters.threadPosts++;
-      } catch (err) {
-        this.log.warn({ job: v.job.id, err: errorSummary(err) }, 'could not post to the thread');
-        if (isGone(err) || isForbidden(err)) v.thread = 'unavailable';
-      }
-    });
+    postToThread(this.threadDeps(), v, content, file, droppable);
+  }
+
+  private threadDeps(): ThreadDeps {
+    return { opts: this.opts, port: this.port, counters: this.counters, scheduler: this.scheduler, log: this.log };
   }
 }

@@ -19,14 +19,15 @@ import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
 import { DiscordJsPort, errorSummary } from './discord-port.ts';
 import type { Command } from './interaction.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
+import { createEngineRunners } from '../jobs/engine-runners.ts';
 import { registerIfChanged } from './register.ts';
-import { logJobEvents } from '../ops/job-log.ts';
-import { startOpsServer, type OpsServer } from '../ops/http.ts';
+import { logJobEvents } from '../observability/job-log.ts';
+import { startOpsServer, type OpsServer } from '../observability/http.ts';
 
 export interface BotDeps {
   /** The slash commands (src/commands/index.ts's COMMANDS): the bot routes to them but does not import them. */
   commands: readonly Command[];
-  /** Runners to use (one per device). Default: the engine's, from src/engine/runner.ts. */
+  /** Runners to use (one per device). Default: one engine worker per device (src/jobs/engine-runners.ts). */
   runners?: JobRunner[];
   /** An open store (then the caller closes it). Default: opened from DATA_DIR / DB_PATH. */
   store?: JobStoreApi;
@@ -54,23 +55,8 @@ export interface BotHandle {
   stop(): Promise<void>;
 }
 
-/** The engine's contract: src/engine/runner.ts exports createEngineRunners(config, { logger, onWorkerRestart }). */
-interface EngineModule {
-  createEngineRunners(config: Config, opts: { logger: Logger; onWorkerRestart?(device: string, reason: string): void }): Promise<JobRunner[]> | JobRunner[];
-}
-
-async function engineRunners(config: Config, logger: Logger, metrics: BotMetrics): Promise<JobRunner[]> {
-  const spec = new URL('../engine/runner.ts', import.meta.url).href;
-  let mod: EngineModule;
-  try {
-    mod = (await import(spec)) as EngineModule;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('runner.ts')) {
-      throw new Error('The engine (src/engine/runner.ts) is not in this checkout yet, so there is nothing to paint with.');
-    }
-    throw err;
-  }
-  return mod.createEngineRunners(config, {
+function engineRunners(config: Config, logger: Logger, metrics: BotMetrics): JobRunner[] {
+  return createEngineRunners(config, {
     logger,
     onWorkerRestart: (device) => {
       metrics.workerRestarts[device] = (metrics.workerRestarts[device] ?? 0) + 1;

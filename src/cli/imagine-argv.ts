@@ -6,7 +6,7 @@
 import { AUGMENTS, DEFAULT_AUGMENTS } from '../engine/generate/cutouts.ts';
 import { DEFAULTS } from '../engine/generate/settings.ts';
 import { REQUEST_FIELDS, snakeCase, type CliExposure, type RequestField, type RequestFields } from '../engine/request-schema.ts';
-import { DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../models/layout.ts';
+import { DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../model-files/layout.ts';
 import { UsageError } from './args.ts';
 
 type Kind = 'string' | 'number' | 'integer' | 'flag' | 'strings' | 'integers' | 'numbers' | 'size';

@@ -14,7 +14,7 @@ import { DEFAULT_AUGMENTS, parseAugments, type Augment, type CutMethod } from '.
 import type { ImagePrompt, NoisePrompt } from '../engine/generate/settings.ts';
 import { PromptParseError, parsePrompts, type WeightedPrompt } from '../engine/prompt-parse.ts';
 import { REQUEST_FIELDS, rangeWords, type OptimiserName, type RequestFields } from '../engine/request-schema.ts';
-import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../models/layout.ts';
+import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../model-files/layout.ts';
 import { UsageError } from './args.ts';
 import { fail, helpText, NUMBERISH, optionTable, parseRaw, type RawOptions } from './imagine-argv.ts';
 

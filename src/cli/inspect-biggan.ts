@@ -9,13 +9,11 @@
  *       sum(image · P) with respect to normu and cls (prints the loss)
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { Graph, Session, grad, mul, parseDevice, serialize, sumAll, type Device, type HostArray } from '../engine/graph/index.ts';
+import { Graph, grad, mul, sumAll } from '../engine/graph/index.ts';
 import { BigganModel } from '../engine/models/biggan.ts';
 import { bigSleepImage, bigSleepShapes } from '../engine/models/bigsleep.ts';
-import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { CliError, UsageError, type OptionSpecs, type ParsedOptions } from './args.ts';
-import type { InspectIo } from './inspect.ts';
+import { deviceOf, fmtShape as fmt, readArray, run, save, type InspectIo } from './inspect-common.ts';
 
 interface BigganCommand<S extends OptionSpecs> {
   summary: string;
@@ -58,7 +56,7 @@ export const BIGGAN_COMMANDS = {
       const image = model.generate(g, g.input('z', z.shape), g.input('classes', classes.shape), o.truncation);
       g.output(image, 'image');
       const r = await run(g, { z: z.data, classes: classes.data }, device);
-      save(o.out, image.shape, r.image as Float32Array, io);
+      saveF32(o.out, image.shape, r.image as Float32Array, io);
     },
   }),
   bigsleep: command({
@@ -111,25 +109,14 @@ export const BIGGAN_COMMANDS = {
       g.output(gc!, 'grad_cls');
       const r = await run(g, { normu: normu.data, cls: cls.data, probe: probe.data }, device);
       io.out(`loss ${(r.loss as Float32Array)[0]}`);
-      save(o.out, image.shape, r.image as Float32Array, io);
-      save(o['grad-normu'], normu.shape, r.grad_normu as Float32Array, io);
-      save(o['grad-cls'], cls.shape, r.grad_cls as Float32Array, io);
+      saveF32(o.out, image.shape, r.image as Float32Array, io);
+      saveF32(o['grad-normu'], normu.shape, r.grad_normu as Float32Array, io);
+      saveF32(o['grad-cls'], cls.shape, r.grad_cls as Float32Array, io);
     },
   }),
 };
 
 // ---------------------------------------------------------------------------------------------- helpers
-
-const fmt = (shape: readonly number[]) => `[${shape.join(',')}]`;
-
-function deviceOf(s: string | undefined): Device {
-  if (s === undefined) return 'cpu';
-  try {
-    return parseDevice(s);
-  } catch (err) {
-    throw new UsageError(`--device: ${(err as Error).message}`);
-  }
-}
 
 async function loadModel(dir: string): Promise<BigganModel> {
   if (!fs.existsSync(dir)) throw new CliError(`BigGAN model folder not found: ${dir}`);
@@ -141,40 +128,6 @@ async function loadModel(dir: string): Promise<BigganModel> {
   }
 }
 
-/** A float array from a .npy file (float64/float16 converted to float32, non-finite values refused). */
-function readArray(f: string, what: string): { shape: number[]; data: Float32Array } {
-  if (!fs.existsSync(f)) throw new CliError(`${what} file not found: ${f}`);
-  let a: NpyArray;
-  try {
-    a = readNpy(f);
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  if (a.dtype !== 'float32' && a.dtype !== 'float64' && a.dtype !== 'float16') {
-    throw new CliError(`${f}: ${what} has dtype ${a.dtype}, expected float32 (float64 and float16 are converted)`);
-  }
-  const data = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as Float64Array);
-  const bad = data.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new CliError(`${f}: ${what} has a non-finite value (${data[bad]}) at flat index ${bad}`);
-  return { shape: a.shape, data };
-}
-
-async function run(g: Graph, feeds: Record<string, HostArray>, device: Device): Promise<Record<string, HostArray>> {
-  const session = await Session.create(serialize(g), { device });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-function save(f: string, shape: readonly number[], data: Float32Array, io: InspectIo): void {
-  const dir = path.dirname(path.resolve(f));
-  if (!fs.existsSync(dir)) throw new CliError(`cannot write ${f}: folder ${dir} does not exist`);
-  try {
-    writeNpy(f, { dtype: 'float32', shape, data });
-  } catch (err) {
-    throw new CliError(`cannot write ${f}: ${(err as Error).message}`);
-  }
-  io.out(`${f}: float32 ${fmt(shape)}`);
+function saveF32(f: string, shape: readonly number[], data: Float32Array, io: InspectIo): void {
+  save(f, { dtype: 'float32', shape, data }, io);
 }

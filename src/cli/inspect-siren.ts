@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Graph, grad, mul, reshape, sumAll } from '../engine/graph/index.ts';
 import { SirenNet } from '../engine/models/siren.ts';
 import { CliError, UsageError } from './args.ts';
-import { command, deviceOf, fmtShape, folder, readArray, run, save } from './inspect.ts';
+import { command, deviceOf, fmtShape, folder, readArray, run, save } from './inspect-common.ts';
 
 export function sirenInspectCommand() {
   return command({

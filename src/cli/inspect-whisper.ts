@@ -22,7 +22,7 @@ import { decodeWindow, isMultilingual, numLanguages } from '../engine/whisper/de
 import { WhisperSessions, encoderGraph, logitsGraph } from '../engine/whisper/session.ts';
 import { LANGUAGE_CODES, WhisperTokenizer } from '../engine/whisper/tokenizer.ts';
 import { CliError, UsageError, type OptionSpecs, type ParsedOptions } from './args.ts';
-import type { InspectIo } from './inspect.ts';
+import type { InspectIo } from './inspect-common.ts';
 
 interface WhisperCommand<S extends OptionSpecs> {
   summary: string;

@@ -14,37 +14,24 @@
  *
  * Errors are one line on stderr; exit code 2 for a wrong command line, 1 for anything else.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  Graph,
-  Session,
-  add,
-  clampWithGrad,
-  div,
-  grad,
-  parseDevice,
-  reshape,
-  serialize,
-  type Device,
-  type HostArray,
-  type Tensor,
-} from '../engine/graph/index.ts';
+import { Graph, add, clampWithGrad, div, grad, reshape, type Tensor } from '../engine/graph/index.ts';
 import { sphericalDistance } from '../engine/losses.ts';
 import { ClipModel, eotPositions } from '../engine/models/clip.ts';
 import { findClipFiles } from '../engine/models/clip-weights.ts';
 import { fullFrameCutout } from '../engine/models/clip-preprocess.ts';
 import { ClipTokenizer } from '../engine/models/tokenizer.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
-import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
 import { listTensors } from '../engine/weights/index.ts';
+import { command, deviceOf, fmtShape, folder, readArray, run, save, type Command, type InspectIo } from './inspect-common.ts';
 import { WHISPER_COMMANDS } from './inspect-whisper.ts';
 import { BIGGAN_COMMANDS } from './inspect-biggan.ts';
-import { CliError, UsageError, formatOptions, parseArgs, describeError, runCli, type OptionSpecs, type ParsedOptions } from './args.ts';
+import { CliError, UsageError, formatOptions, parseArgs, describeError, runCli, type OptionSpecs } from './args.ts';
 import { sirenInspectCommand } from './inspect-siren.ts';
 
 const DEFAULT_CONTEXT = 77;
+type Io = InspectIo;
 
 const common = {
   out: { type: 'string', required: true, valueName: 'FILE', help: 'where to write the .npy result' },
@@ -53,24 +40,6 @@ const common = {
 const clipOpt = { clip: { type: 'string', required: true, valueName: 'DIR', help: 'CLIP model folder (open_clip/OpenAI or Hugging Face layout)' } } as const satisfies OptionSpecs;
 const vqganOpt = { vqgan: { type: 'string', required: true, valueName: 'DIR', help: 'VQGAN model folder (taming .ckpt + model.yaml)' } } as const satisfies OptionSpecs;
 const quantizeOpt = { quantize: { type: 'boolean', help: 'snap the latent to its nearest codebook vectors' } } as const satisfies OptionSpecs;
-
-/** Where the CLI writes: result lines (stdout), warnings and the one-line error (stderr). */
-export interface InspectIo {
-  out: (line: string) => void;
-  warn: (line: string) => void;
-  error: (line: string) => void;
-}
-type Io = InspectIo;
-
-export interface Command<S extends OptionSpecs> {
-  summary: string;
-  usage: string;
-  spec: S;
-  positionals?: { min?: number; max?: number; name?: string };
-  run(o: ParsedOptions<S>, positionals: string[], io: Io): Promise<void>;
-}
-
-export const command = <const S extends OptionSpecs>(c: Command<S>): Command<S> => c;
 
 const COMMANDS = {
   tokens: command({
@@ -289,24 +258,6 @@ function defaultIo(): Io {
 
 // ---------------------------------------------------------------------------------------------- helpers
 
-export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-export function deviceOf(s: string | undefined): Device {
-  if (s === undefined) return 'cpu';
-  try {
-    return parseDevice(s);
-  } catch (err) {
-    throw new UsageError(`--device: ${(err as Error).message}`);
-  }
-}
-
-export function folder(dir: string, what: string): string {
-  if (!fs.existsSync(dir)) throw new CliError(`${what} model folder not found: ${dir}`);
-  if (!fs.statSync(dir).isDirectory()) throw new CliError(`${what} model path is not a folder: ${dir}`);
-  return dir;
-}
 const clipFolder = (dir: string) => folder(dir, 'CLIP');
 const vqganFolder = (dir: string) => folder(dir, 'VQGAN');
 
@@ -348,25 +299,6 @@ function checkVocab(tokenizer: ClipTokenizer, clip: ClipModel): void {
   }
 }
 
-/** A float array from a .npy file (float64/float16 are converted to float32; anything else is refused). */
-export function readArray(file: string, what: string): { shape: number[]; data: Float32Array } {
-  if (!fs.existsSync(file)) throw new CliError(`${what} file not found: ${file}`);
-  let a: NpyArray;
-  try {
-    a = readNpy(file);
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-  if (a.dtype !== 'float32' && a.dtype !== 'float64' && a.dtype !== 'float16') {
-    throw new CliError(`${file}: ${what} has dtype ${a.dtype}, expected float32 (float64 and float16 are converted)`);
-  }
-  const data = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as Float64Array);
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new CliError(`${file}: ${what} has a non-finite value (${data[i]}) at flat index ${i}`);
-  }
-  return { shape: a.shape, data };
-}
-
 function checkLatent(z: { shape: number[] }, vq: VqganModel, file: string): void {
   const e = vq.config.embedDim;
   if (z.shape.length !== 4 || z.shape[1] !== e || !z.shape[0] || !z.shape[2] || !z.shape[3]) {
@@ -383,26 +315,6 @@ function warnRange(data: Float32Array, lo: number, hi: number, file: string, why
     if (v > max) max = v;
   }
   if (min < lo - 1e-6 || max > hi + 1e-6) io.warn(`${file}: values span [${min}, ${max}]; ${why}`);
-}
-
-export async function run(g: Graph, feeds: Record<string, HostArray>, device: Device): Promise<Record<string, HostArray>> {
-  const session = await Session.create(serialize(g), { device });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-export function save(file: string, arr: { dtype: 'float32' | 'int64'; shape: readonly number[]; data: Float32Array | BigInt64Array }, io: Io): void {
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir)) throw new CliError(`cannot write ${file}: folder ${dir} does not exist`);
-  try {
-    writeNpy(file, arr);
-  } catch (err) {
-    throw new CliError(`cannot write ${file}: ${(err as Error).message}`);
-  }
-  io.out(`${file}: ${arr.dtype} ${fmtShape(arr.shape)}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -6,7 +6,7 @@
  * 1 otherwise, with one message that lists what is missing, its URL and where to put it by hand.
  */
 import { ConfigError, loadConfig } from '../config.ts';
-import { pullModels } from '../models/pull.ts';
+import { pullModels } from '../model-files/pull.ts';
 
 const USAGE = `Usage: npm run models:pull [-- --check] [-- --models-dir DIR]
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EngineRunner } from '../../src/engine/pool.ts';
+import { EngineRunner } from '../../src/jobs/engine-runner.ts';
 import { JobStore } from '../../src/jobs/store.ts';
 import { FakeDiscord } from '../fake-discord/index.ts';
 import { fixture } from '../helpers/fixtures.ts';

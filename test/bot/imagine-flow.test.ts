@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { EngineRunner } from '../../src/engine/pool.ts';
+import { EngineRunner } from '../../src/jobs/engine-runner.ts';
 import { fixture } from '../helpers/fixtures.ts';
 import { buttonIds, jobFor, replyMessage, startHarness, str, int, user, waitForContent, type Harness } from './helpers/harness.ts';
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModelSpecs } from '../../src/models/layout.ts';
-import { closedPort, runScript } from '../models/helpers.ts';
+import { defaultModelSpecs } from '../../src/model-files/layout.ts';
+import { closedPort, runScript } from '../model-files/helpers.ts';
 
 describe('npm run models:pull (src/cli/models-pull.ts)', () => {
   let cwd: string;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EngineRunner } from '../../src/engine/pool.ts';
+import { EngineRunner } from '../../src/jobs/engine-runner.ts';
 import type { JobRecord } from '../../src/jobs/types.ts';
 import { fixture } from '../helpers/fixtures.ts';
 

@@ -4,7 +4,7 @@
  * containment (the running job fails with a message, a fresh worker runs the next one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineRunner } from '../../src/engine/pool.ts';
+import { EngineRunner } from '../../src/jobs/engine-runner.ts';
 import type { Checkpoint, GenerationRequest, JobRecord, JobRunnerContext, ProgressInfo, SnapshotInfo } from '../../src/jobs/types.ts';
 import { fixture } from '../helpers/fixtures.ts';
 

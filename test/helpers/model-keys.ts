@@ -3,7 +3,7 @@
  * architecture rules, and random weights for them scaled like the models' own initialisation.
  */
 import type { TensorInfo, WeightFile } from '../../src/engine/weights/index.ts';
-import { clipTensors, vqganTensors, type ClipHyper } from '../../src/models/expected.ts';
+import { clipTensors, vqganTensors, type ClipHyper } from '../../src/engine/models/expected.ts';
 
 export type KeyShapes = [name: string, shape: number[]][];
 
@@ -41,7 +41,7 @@ export const F16_16384: VqganSizes = {
   nEmbed: 16384,
 };
 
-/** clip/model.py `CLIP(...).state_dict()` names and shapes in state_dict order: src/models/expected.ts's list. */
+/** clip/model.py `CLIP(...).state_dict()` names and shapes in state_dict order: src/engine/models/expected.ts's list. */
 export function clipKeys(c: ClipSizes = VIT_B32): KeyShapes {
   const h: ClipHyper = {
     embedDim: c.embedDim,
@@ -57,7 +57,7 @@ export function clipKeys(c: ClipSizes = VIT_B32): KeyShapes {
   return clipTensors(h).map((t) => [t.name, t.shape]);
 }
 
-/** taming VQModel keys (src/models/expected.ts); the decoder part includes quantize and post_quant_conv. */
+/** taming VQModel keys (src/engine/models/expected.ts); the decoder part includes quantize and post_quant_conv. */
 export function vqganKeys(c: VqganSizes = F16_16384, parts: { encoder?: boolean; decoder?: boolean } = { encoder: true, decoder: true }): KeyShapes {
   const isEncoder = (n: string) => n.startsWith('encoder.') || n.startsWith('quant_conv.');
   return vqganTensors({ ...c, inChannels: 3, outCh: 3 })

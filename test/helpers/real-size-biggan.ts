@@ -1,6 +1,6 @@
 /**
  * BigGAN-deep at a release size (default 256) with random weights, written as a legacy torch.save file
- * under the release's key names (src/models/expected-biggan.ts) and read back through the real loader:
+ * under the release's key names (src/engine/models/expected-biggan.ts) and read back through the real loader:
  * file load time and memory, the official forward, and big-sleep's image with its gradient checked
  * against central finite differences along the gradient. Used by test/engine/models/real-size-biggan.test.ts
  * and scripts/real-size-biggan.ts.
@@ -13,7 +13,7 @@ import vm from 'node:vm';
 import { Graph, Session, countFlops, grad, mul, serialize, sumAll, type Device, type HostArray } from '../../src/engine/graph/index.ts';
 import { BigganModel } from '../../src/engine/models/biggan.ts';
 import { bigSleepImage } from '../../src/engine/models/bigsleep.ts';
-import { BIGGAN_DEEP_256, bigganConfigJson, bigganTensors, type BigganHyper } from '../../src/models/expected-biggan.ts';
+import { BIGGAN_DEEP_256, bigganConfigJson, bigganTensors, type BigganHyper } from '../../src/engine/models/expected-biggan.ts';
 import { PyOrderedDict, PyTensor, writeTorchLegacy } from '../engine/weights/helpers.ts';
 import { Rng, numel } from './model-keys.ts';
 

@@ -1,4 +1,4 @@
-import { F16_16384, VIT_B_32, clipTensors, vqganTensors, type ClipHyper, type ExpectedTensor, type VqganHyper } from '../../models/expected.ts';
+import { F16_16384, VIT_B_32, clipTensors, vqganTensors, type ClipHyper, type ExpectedTensor, type VqganHyper } from './expected.ts';
 import type { WeightFile } from '../weights/index.ts';
 import { Prng } from '../generate/prng.ts';
 import { canonicalClipParams } from './clip-weights.ts';

@@ -54,7 +54,7 @@ describe('CLIP residual attention block (pre-norm)', () => {
     const lin = (a: ArrayLike<number>, rows: number, din: number, w: Float32Array, b: Float32Array, dout: number) =>
       ref.matmul(a, [rows, din], ref.transpose(w, [dout, din], [1, 0]), [din, dout]).map((v, i) => v + b[i % dout]!);
     const rows = N * L;
-    const h = ref.normalizeRows(x, D, 1e-5, (_, j, v) => v * p.ln1w[j]! + p.ln1b[j]!);
+    const h = ref.standardizeRows(x, D, 1e-5, (_, j, v) => v * p.ln1w[j]! + p.ln1b[j]!);
     const qkv = lin(h, rows, D, p.inW, p.inB, 3 * D);
     const merged = new Float64Array(rows * D);
     for (let n = 0; n < N; n++) {
@@ -68,7 +68,7 @@ describe('CLIP residual attention block (pre-norm)', () => {
     }
     const attn = lin(merged, rows, D, p.outW, p.outB, D);
     const x1 = Float64Array.from(x, (v, i) => v + attn[i]!);
-    const fc = lin(ref.normalizeRows(x1, D, 1e-5, (_, j, v) => v * p.ln2w[j]! + p.ln2b[j]!), rows, D, p.fcW, p.fcB, 4 * D).map((v) => v * sig(1.702 * v));
+    const fc = lin(ref.standardizeRows(x1, D, 1e-5, (_, j, v) => v * p.ln2w[j]! + p.ln2b[j]!), rows, D, p.fcW, p.fcB, 4 * D).map((v) => v * sig(1.702 * v));
     const pj = lin(fc, rows, 4 * D, p.projW, p.projB, D);
     return x1.map((v, i) => v + pj[i]!);
   }
@@ -114,7 +114,7 @@ describe('VQGAN ResnetBlock', () => {
       const [n, , hh, ww] = shape;
       const gn = (t: ArrayLike<number>, ch: number, w: Float32Array, b: Float32Array) => {
         const per = (ch / 32) * hh * ww;
-        return ref.normalizeRows(t, per, 1e-6, (row, j, v) => {
+        return ref.standardizeRows(t, per, 1e-6, (row, j, v) => {
           const k = (row % 32) * (ch / 32) + Math.floor(j / (hh * ww));
           const y = v * w[k]! + b[k]!;
           return y * sig(y);

@@ -74,7 +74,7 @@ describe('LayerNormalization', () => {
     await gradcheck({
       inputs: [{ shape: [2, 3, 8], gen: U(-2, 2) }],
       build: (g, [x]) => G.layerNorm(x!, g.constant(w, [8]), g.constant(b, [8])),
-      reference: ([x]) => ref.normalizeRows(x!, 8, 1e-5, (_, j, v) => v * w[j]! + b[j]!),
+      reference: ([x]) => ref.standardizeRows(x!, 8, 1e-5, (_, j, v) => v * w[j]! + b[j]!),
       directions: 8,
     });
   });
@@ -84,7 +84,7 @@ describe('LayerNormalization', () => {
     await gradcheck({
       inputs: [{ shape: [4, 5], gen: U(1, 3) }],
       build: (g, [x]) => G.layerNorm(x!, g.constant(w, [5]), g.constant(b, [5]), 1e-6),
-      reference: ([x]) => ref.normalizeRows(x!, 5, 1e-6, (_, j, v) => v * w[j]! + b[j]!),
+      reference: ([x]) => ref.standardizeRows(x!, 5, 1e-6, (_, j, v) => v * w[j]! + b[j]!),
     });
   });
   it('weight of the wrong size is a build-time error', () => {
@@ -110,7 +110,7 @@ describe('GroupNorm', () => {
         inputs: [{ shape: xs, gen: U(-2, 2) }],
         build: (g, [x]) => G.groupNorm(x!, groups, g.constant(w, [c]), g.constant(b, [c])),
         reference: ([x]) =>
-          ref.normalizeRows(x!, per, 1e-6, (row, j, v) => {
+          ref.standardizeRows(x!, per, 1e-6, (row, j, v) => {
             const ch = (row % groups) * (c / groups) + Math.floor(j / (xs[2] * xs[3]));
             return v * w[ch]! + b[ch]!;
           }),

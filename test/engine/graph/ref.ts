@@ -260,7 +260,7 @@ export function softmaxRows(x: Arr, d: number): Float64Array {
 }
 
 /** Normalises rows of length d to zero mean, unit (biased) variance; then y·w[j % wlen…] + b via affine(j). */
-export function normalizeRows(x: Arr, d: number, eps: number, affine: (row: number, j: number, v: number) => number = (_, __, v) => v): Float64Array {
+export function standardizeRows(x: Arr, d: number, eps: number, affine: (row: number, j: number, v: number) => number = (_, __, v) => v): Float64Array {
   const y = new Float64Array(x.length);
   for (let r = 0; r < x.length / d; r++) {
     let mean = 0;

@@ -30,17 +30,17 @@ defineOp('LayerNormalization', {
   },
 });
 
-/** Normalises each row of x (over its last axis) to zero mean and unit variance, no affine. */
-export function normalizeRows(x: Tensor, epsilon: number): Tensor {
-  if (x.rank !== 3) throw new GraphError(`Normalize: expects [N, G, L], got ${x}`);
+/** Standardises each row of x (over its last axis) to zero mean and unit variance, no affine. */
+export function standardizeRows(x: Tensor, epsilon: number): Tensor {
+  if (x.rank !== 3) throw new GraphError(`StandardizeRows: expects [N, G, L], got ${x}`);
   const [n, groups, l] = x.shape as [number, number, number];
   const { ones, zeros } = affineIdentity(x.graph, l);
-  return x.graph.addNode('NormalizeRows', [x, ones, zeros], { epsilon }, [
+  return x.graph.addNode('StandardizeRows', [x, ones, zeros], { epsilon }, [
     { shape: x.shape, dtype: 'float32' },
     { shape: [n, groups, 1], dtype: 'float32' },
   ])[0]!;
 }
-defineOp('NormalizeRows', {
+defineOp('StandardizeRows', {
   optionalOutputs: true,
   // LayerNormalization over the last axis also gives 1/σ per row, so the gradient needs only the
   // normalised output and 1/σ: the (equally large) input can be freed after the forward pass.
@@ -70,7 +70,7 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tenso
   if (c % groups) throw new GraphError(`GroupNorm: ${c} channels do not split into ${groups} groups`);
   if (weight.shape[0] !== c || bias.shape[0] !== c) throw new GraphError(`GroupNorm: weight ${weight} / bias ${bias} should be [${c}]`);
   const rest = x.shape.slice(2);
-  const y = reshape(normalizeRows(reshape(x, [n, groups, (c / groups) * numel(rest)]), epsilon), x.shape);
+  const y = reshape(standardizeRows(reshape(x, [n, groups, (c / groups) * numel(rest)]), epsilon), x.shape);
   const bshape = [c, ...rest.map(() => 1)];
   return add(mul(y, reshape(weight, bshape)), reshape(bias, bshape));
 }

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { JobRunner } from '../jobs/types.ts';
-import { modelPaths } from '../models/layout.ts';
-import { parseDevice } from './graph/index.ts';
-import { EngineRunner } from './pool.ts';
+import type { JobRunner } from './types.ts';
+import { modelPaths } from '../model-files/layout.ts';
+import { parseDevice } from '../engine/graph/index.ts';
+import { EngineRunner } from './engine-runner.ts';
 
 export interface EngineRunnersOptions {
   logger: Logger;

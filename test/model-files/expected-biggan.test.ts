@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { listTensors } from '../../src/engine/weights/index.ts';
-import { BIGGAN_DEEP_128, BIGGAN_DEEP_256, BIGGAN_DEEP_512, bigganConfigJson, bigganTensors } from '../../src/models/expected-biggan.ts';
+import { BIGGAN_DEEP_128, BIGGAN_DEEP_256, BIGGAN_DEEP_512, bigganConfigJson, bigganTensors } from '../../src/engine/models/expected-biggan.ts';
 import { bigganFixture } from '../helpers/fixtures.ts';
 
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);

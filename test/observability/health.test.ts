@@ -4,7 +4,7 @@
  * worker is dead and being replaced, 200 again after; the metrics parse strictly and move with a job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineRunner } from '../../src/engine/pool.ts';
+import { EngineRunner } from '../../src/jobs/engine-runner.ts';
 import { fixture } from '../helpers/fixtures.ts';
 import { replyMessage, startHarness, str, int, user, waitForContent, type Harness } from '../bot/helpers/harness.ts';
 import { freePort, get, parsePrometheus, value, type Family } from './helpers.ts';

@@ -9,7 +9,7 @@
 import { locateVqganFiles } from '../engine/models/vqgan.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { clipTensors, vqganTensors, type ExpectedTensor } from './expected.ts';
+import { clipTensors, vqganTensors, type ExpectedTensor } from '../engine/models/expected.ts';
 
 export const DEFAULT_CLIP_FOLDER = 'clip-vit-b-32';
 export const DEFAULT_VQGAN_FOLDER = 'vqgan-imagenet-f16-16384';

@@ -2,10 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clipTensors, vqganTensors } from '../../src/models/expected.ts';
-import { checkModels, defaultModelSpecs, type ModelSpec, type SourceBases } from '../../src/models/layout.ts';
-import { readManifest } from '../../src/models/manifest.ts';
-import { pullModels, type PullOptions } from '../../src/models/pull.ts';
+import { clipTensors, vqganTensors } from '../../src/engine/models/expected.ts';
+import { checkModels, defaultModelSpecs, type ModelSpec, type SourceBases } from '../../src/model-files/layout.ts';
+import { readManifest } from '../../src/model-files/manifest.ts';
+import { pullModels, type PullOptions } from '../../src/model-files/pull.ts';
 import { fixturesDir } from '../helpers/fixtures.ts';
 import { buildSafetensors, closedPort, safetensorsListTensors, sink, startFileServer, tmpDir, type FileServer, type TensorDef } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, ProgressBar, progressLine } from '../../src/models/progress.ts';
+import { formatDuration, ProgressBar, progressLine } from '../../src/model-files/progress.ts';
 
 describe('progress bar', () => {
   it('formats a line with bar, percent, bytes, rate and ETA', () => {

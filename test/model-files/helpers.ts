@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { readSafetensorsHeader, type ListTensors } from '../../src/models/verify.ts';
+import { readSafetensorsHeader, type ListTensors } from '../../src/model-files/verify.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 
 export interface TensorDef {

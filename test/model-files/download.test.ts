@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { download, DownloadError } from '../../src/models/download.ts';
+import { download, DownloadError } from '../../src/model-files/download.ts';
 import { closedPort, startFileServer, tmpDir, type FileServer } from './helpers.ts';
 
 const body = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 13) & 0xff));

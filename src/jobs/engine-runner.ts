@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { Checkpoint, JobRecord, JobResult, JobRunner, JobRunnerContext } from '../jobs/types.ts';
-import type { Device } from './graph/index.ts';
-import type { EngineState } from './generate/generator.ts';
-import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
+import type { Checkpoint, JobRecord, JobResult, JobRunner, JobRunnerContext } from './types.ts';
+import type { Device } from '../engine/graph/index.ts';
+import type { EngineState } from '../engine/generate/generator.ts';
+import type { FromWorker, ToWorker, WorkerInit } from '../engine/worker.ts';
 
 export interface EngineRunnerOptions {
   clipDir: string;
@@ -22,7 +22,7 @@ interface Active {
   reject(e: Error): void;
 }
 
-const workerUrl = new URL('./worker-entry.mjs', import.meta.url);
+const workerUrl = new URL('../engine/worker-entry.mjs', import.meta.url);
 
 /**
  * For health checks: 'starting' (the first worker loads the models), 'ready', 'restarting' (a worker

@@ -1,12 +1,12 @@
 /**
- * /metrics as prom-client renders it (src/ops/metrics.ts) against the strict parser of test/ops/helpers.ts,
+ * /metrics as prom-client renders it (src/observability/metrics.ts) against the strict parser of test/observability/helpers.ts,
  * and the parser itself refusing what a Prometheus scraper would refuse.
  */
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { startOpsServer, type OpsServerOptions } from '../../src/ops/http.ts';
-import { MetricsCollector, type MetricsSources } from '../../src/ops/metrics.ts';
+import { startOpsServer, type OpsServerOptions } from '../../src/observability/http.ts';
+import { MetricsCollector, type MetricsSources } from '../../src/observability/metrics.ts';
 import { parsePrometheus, value } from './helpers.ts';
 
 function sources(over: Partial<MetricsSources> = {}): MetricsSources & { scheduler: EventEmitter } {

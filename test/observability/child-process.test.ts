@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { REST, Routes } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandDefinitions } from '../../src/commands/index.ts';
-import { DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../../src/models/layout.ts';
+import { DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../../src/model-files/layout.ts';
 import { FakeDiscord } from '../fake-discord/index.ts';
 import { fixture, repoRoot } from '../helpers/fixtures.ts';
 import { replyMessage, str, int, testConfig, user, waitForContent } from '../bot/helpers/harness.ts';

@@ -23,8 +23,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import { JOB_STATES, type JobRunner, type SchedulerEventMap } from '../jobs/types.ts';
-import type { BotMetrics } from '../bot/context.ts';
-import type { PresenterCounters } from '../bot/presenter.ts';
+import type { BotMetrics, PresenterCounters } from './counters.ts';
 import { runnerHealth, type GatewayLike, gatewayHealth } from './health.ts';
 
 export type Labels = Record<string, string>;

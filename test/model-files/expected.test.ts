@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clipTensors, vqganTensors } from '../../src/models/expected.ts';
+import { clipTensors, vqganTensors } from '../../src/engine/models/expected.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 
 const specPath = path.resolve(repoRoot, '../shared/docs/model-spec.md');

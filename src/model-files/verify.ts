@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import type { ExpectedTensor } from './expected.ts';
+import type { ExpectedTensor } from '../engine/models/expected.ts';
 import { listTensors } from '../engine/weights/index.ts';
 import type { FileCheck } from './layout.ts';
 

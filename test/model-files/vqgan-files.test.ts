@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findVqganFiles } from '../../src/engine/models/vqgan.ts';
-import { modelPaths } from '../../src/models/layout.ts';
+import { modelPaths } from '../../src/model-files/layout.ts';
 
 describe('VQGAN files: the start-up check and the engine agree', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-vqfiles-'));

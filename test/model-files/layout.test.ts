@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkModels, defaultModelSpecs, heiboxUrl, hfUrl, manualPlacementLines, modelPaths } from '../../src/models/layout.ts';
+import { checkModels, defaultModelSpecs, heiboxUrl, hfUrl, manualPlacementLines, modelPaths } from '../../src/model-files/layout.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { tmpDir } from './helpers.ts';
 

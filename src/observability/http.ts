@@ -2,7 +2,7 @@
  * The operations endpoint on 127.0.0.1:HTTP_PORT (off when HTTP_PORT is unset):
  *
  *   GET /healthz   200 {"ok":true,...} or 503 {"ok":false,"reasons":[...],...}
- *   GET /metrics   Prometheus text format (src/ops/metrics.ts)
+ *   GET /metrics   Prometheus text format (src/observability/metrics.ts)
  *
  * Loopback only: put a reverse proxy or the Prometheus agent on the same machine.
  */

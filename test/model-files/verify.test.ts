@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkFile, compareTensors, moveAside, readSafetensorsHeader } from '../../src/models/verify.ts';
+import { checkFile, compareTensors, moveAside, readSafetensorsHeader } from '../../src/model-files/verify.ts';
 import { buildSafetensors, safetensorsListTensors, tmpDir } from './helpers.ts';
 
 const expected = [
