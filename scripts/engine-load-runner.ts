@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EngineRunner } from '../src/engine/pool.ts';
+import { EngineRunner } from '../src/jobs/engine-runner.ts';
 import { parseDevice } from '../src/engine/graph/index.ts';
 
 const fixtures = process.env.REVERIE_FIXTURES ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/fixtures/parity-tiny');

@@ -7,7 +7,7 @@
  */
 import { parseArgs, runCli } from '../src/cli/args.ts';
 import { parseDevice } from '../src/engine/graph/index.ts';
-import { BIGGAN_DEEP_128, BIGGAN_DEEP_256, BIGGAN_DEEP_512 } from '../src/models/expected-biggan.ts';
+import { BIGGAN_DEEP_128, BIGGAN_DEEP_256, BIGGAN_DEEP_512 } from '../src/engine/models/expected-biggan.ts';
 import { bigganRealSizeCheck } from '../test/helpers/real-size-biggan.ts';
 
 runCli('real-size-biggan', async (argv) => {

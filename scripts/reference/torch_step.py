@@ -324,10 +324,14 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hold-params", type=int, default=0,
+                   help="float32 parameters generate.py also keeps loaded but this step does not use "
+                        "(CLIP's text tower, the VQGAN encoder): held so peak memory compares like with like")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
+    held = torch.randn(args.hold_params) if args.hold_params else None
     perceptor = VisionTransformer().eval().requires_grad_(False)
     model = VQDecode().eval().requires_grad_(False)
     make_cutouts = MakeCutouts(224, args.cutn)
@@ -370,7 +374,8 @@ def main():
         "baseRssMB": base_rss,
         "torch": torch.__version__, "threads": args.threads, "size": args.size, "cutn": args.cutn,
         "params": {"clip": sum(t.numel() for t in perceptor.parameters()),
-                   "vqgan": sum(t.numel() for t in model.parameters())},
+                   "vqgan": sum(t.numel() for t in model.parameters()),
+                   "heldUnused": 0 if held is None else held.numel()},
     }))
 
 

@@ -1,0 +1,172 @@
+/** The bench's VQGAN+CLIP step case: one live session, timed, its memory sampled, its inputs counted. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Graph, Session, matmul, serialize, type Device, type HostArray, type SerializedModel } from '../engine/graph/index.ts';
+import { DEFAULT_AUGMENTS, sampleCutouts, type CutMethod, type CutoutSpec } from '../engine/generate/cutouts.ts';
+import { Prng } from '../engine/generate/prng.ts';
+import { buildStepGraph } from '../engine/generate/step-graph.ts';
+import type { ClipModel } from '../engine/models/clip.ts';
+import type { VqganModel } from '../engine/models/vqgan.ts';
+
+export interface StepCase {
+  size: number;
+  cutn: number;
+  cutMethod: CutMethod;
+  graphBuildSec: number;
+  nodes: number;
+  sessionCreateSec: number;
+  secPerStep: number;
+  stepSamples: number[];
+  /** host time per step drawing the cutouts' random parameters */
+  hostPrepSec: number;
+  /** bytes of the inputs fed to one run (z, targets, the cutouts' parameters) */
+  bytesFedPerStep: number;
+  /** RSS peak from building the graph to the last step (this session is the only one alive) */
+  peakRssMB: number;
+  /** RSS peak while the steps run (the weights' JS copies are released by then, as the engine does) */
+  stepPeakRssMB: number;
+  /** matrix-product and convolution FLOPs of one step, and the rate achieved */
+  gflopPerStep: number;
+  gflopsPerSec: number;
+  topOps?: { op: string; sec: number; share: number }[];
+}
+
+export interface StepCaseOptions {
+  size: number;
+  cutn: number;
+  method: CutMethod;
+  steps: number;
+  profile: boolean;
+  threads: number;
+  device: Device;
+}
+
+const mb = (b: number) => Math.round(b / 2 ** 20);
+
+/** Samples the process RSS every 50 ms until stopped; returns the peak. */
+function rssSampler(): { peak(): number; stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  return {
+    peak: () => Math.max(peak, process.memoryUsage().rss),
+    stop: () => {
+      clearInterval(t);
+      return Math.max(peak, process.memoryUsage().rss);
+    },
+  };
+}
+
+export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCaseOptions): Promise<StepCase> {
+  const all = rssSampler();
+  const f = vqgan.config.factor;
+  const zShape: [number, number, number, number] = [1, vqgan.config.embedDim, o.size / f, o.size / f];
+  const cut: CutoutSpec = { method: o.method, cutn: o.cutn, cutSize: clip.inputSize, cutPow: 1, augments: DEFAULT_AUGMENTS[o.method], width: o.size, height: o.size };
+  await Promise.all([clip.params.load(), vqgan.params.load()]);
+  let built: ReturnType<typeof buildStepGraph> | undefined = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 });
+  const { nodeCount, buildMs, flops = 0 } = built;
+  const t1 = performance.now();
+  const session = await Session.create(built.model, { device: o.device, threads: o.threads });
+  const sessionCreateSec = (performance.now() - t1) / 1000;
+  // as the engine does: ONNX Runtime holds the weights now; the graph and the JS arrays can go
+  built = undefined;
+  clip.params.release();
+  vqgan.params.release();
+  const rng = new Prng(1);
+  const zSize = zShape.reduce((a, b) => a * b, 1);
+  const D = clip.config.embedDim;
+  const base: Record<string, HostArray> = {
+    z: new Float32Array(zSize).map(() => rng.normal() * 0.5),
+    targets: new Float32Array(8 * D).map(() => rng.normal()),
+    target_sign: Float32Array.from([1, 0, 0, 0, 0, 0, 0, 0]),
+    target_coef: Float32Array.from([1 / o.cutn, 0, 0, 0, 0, 0, 0, 0]),
+    target_stop: new Float32Array(8).fill(-Infinity),
+    init_anchor: new Float32Array(zSize),
+    init_coef: Float32Array.of(0),
+  };
+  const samples: number[] = [];
+  let prep = 0;
+  let fed = 0;
+  const steps = rssSampler();
+  for (let i = 0; i < o.steps + 1; i++) {
+    const t0 = performance.now();
+    const feeds = { ...base, ...sampleCutouts(rng, cut) };
+    prep += performance.now() - t0;
+    fed = Object.values(feeds).reduce((s, a) => s + a.byteLength, 0);
+    await session.run(feeds);
+    if (i > 0) samples.push((performance.now() - t0) / 1000);
+  }
+  const stepPeak = steps.stop();
+  await session.release();
+  const peak = all.stop();
+  let topOps: StepCase['topOps'];
+  if (o.profile) {
+    await Promise.all([clip.params.load(), vqgan.params.load()]);
+    const model = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 }).model;
+    topOps = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device);
+  }
+  samples.sort((a, b) => a - b);
+  const median = samples[Math.floor(samples.length / 2)]!;
+  return {
+    size: o.size,
+    cutn: o.cutn,
+    cutMethod: o.method,
+    graphBuildSec: buildMs / 1000,
+    nodes: nodeCount,
+    sessionCreateSec,
+    secPerStep: median,
+    stepSamples: samples,
+    hostPrepSec: prep / 1000 / (o.steps + 1),
+    bytesFedPerStep: fed,
+    peakRssMB: mb(peak),
+    stepPeakRssMB: mb(stepPeak),
+    gflopPerStep: Number((flops / 1e9).toFixed(1)),
+    gflopsPerSec: Number((flops / 1e9 / median).toFixed(1)),
+    ...(topOps ? { topOps } : {}),
+  };
+}
+
+/** One profiled run; ORT's per-node timings summed by op type. */
+async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-prof-'));
+  const prefix = path.join(dir, 'step');
+  const s = await Session.create(model, { device, threads, profilePrefix: prefix });
+  await s.run(feeds);
+  s.endProfiling();
+  await s.release();
+  const file = fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.json'));
+  if (!file) return [];
+  const events = JSON.parse(fs.readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  fs.rmSync(dir, { recursive: true, force: true });
+  const byOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? 'unknown';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1e6);
+  }
+  const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+  return [...byOp.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([op, sec]) => ({ op, sec: Number(sec.toFixed(3)), share: Number((sec / total).toFixed(3)) }));
+}
+
+/**
+ * This machine's plain MatMul rate (3072²) on the bench's device, measured in this run. On a GPU the
+ * time includes copying the operands in and the product out.
+ */
+export async function matmulGflops(threads: number, device: Device): Promise<number> {
+  const n = 3072;
+  const g = new Graph();
+  g.output(matmul(g.input('a', [n, n]), g.input('b', [n, n])), 'c');
+  const s = await Session.create(serialize(g), { device, threads });
+  const a = new Float32Array(n * n).fill(0.5);
+  let best = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    await s.run({ a, b: a });
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  await s.release();
+  return (2 * n ** 3) / best / 1e9;
+}
