@@ -7,6 +7,7 @@ import {
   conv2d,
   gather,
   groupNorm,
+  groupNormSwish,
   matmul,
   mul,
   pad,
@@ -15,7 +16,6 @@ import {
   reshape,
   softmax,
   sub,
-  swish,
   transpose,
   upsampleNearest,
   type Graph,
@@ -135,10 +135,14 @@ export class VqganModel {
     return groupNorm(x, GROUPS, this.params.t(g, `${name}.weight`), this.params.t(g, `${name}.bias`), EPS);
   }
 
+  private normSwish(g: Graph, x: Tensor, name: string): Tensor {
+    return groupNormSwish(x, GROUPS, this.params.t(g, `${name}.weight`), this.params.t(g, `${name}.bias`), EPS);
+  }
+
   private resnet(g: Graph, x: Tensor, name: string): Tensor {
     return g.scope(name, () => {
-      let h = this.conv(g, swish(this.norm(g, x, `${name}.norm1`)), `${name}.conv1`);
-      h = this.conv(g, swish(this.norm(g, h, `${name}.norm2`)), `${name}.conv2`);
+      let h = this.conv(g, this.normSwish(g, x, `${name}.norm1`), `${name}.conv1`);
+      h = this.conv(g, this.normSwish(g, h, `${name}.norm2`), `${name}.conv2`);
       const skip = this.params.has(`${name}.nin_shortcut.weight`) ? this.conv(g, x, `${name}.nin_shortcut`) : x;
       return add(skip, h);
     });
@@ -185,7 +189,7 @@ export class VqganModel {
         h = this.stage(g, h, `decoder.up.${level}`);
         if (level !== 0) h = this.conv(g, upsampleNearest(h, 2), `decoder.up.${level}.upsample.conv`);
       }
-      return this.conv(g, swish(this.norm(g, h, 'decoder.norm_out')), 'decoder.conv_out');
+      return this.conv(g, this.normSwish(g, h, 'decoder.norm_out'), 'decoder.conv_out');
     });
   }
 
@@ -206,7 +210,7 @@ export class VqganModel {
         }
       }
       h = this.mid(g, h, 'encoder');
-      h = this.conv(g, swish(this.norm(g, h, 'encoder.norm_out')), 'encoder.conv_out');
+      h = this.conv(g, this.normSwish(g, h, 'encoder.norm_out'), 'encoder.conv_out');
       return this.conv(g, h, 'quant_conv');
     });
   }

@@ -118,6 +118,25 @@ describe('GroupNorm', () => {
       });
     });
   }
+  it('swish(GroupNorm) as one op (AffineSiLU keeps only the normalised tensor for the gradient), [2,8,3,3]', async () => {
+    const xs = [2, 8, 3, 3] as const;
+    const [c, groups] = [8, 4];
+    const rng = mulberry32(23);
+    const w = normal(rng, c);
+    const b = normal(rng, c);
+    const per = (c / groups) * xs[2] * xs[3];
+    await gradcheck({
+      inputs: [{ shape: xs, gen: U(-2, 2) }],
+      build: (g, [x]) => G.groupNormSwish(x!, groups, g.constant(w, [c]), g.constant(b, [c])),
+      reference: ([x]) =>
+        ref.standardizeRows(x!, per, 1e-6, (row, j, v) => {
+          const ch = (row % groups) * (c / groups) + Math.floor(j / (xs[2] * xs[3]));
+          const a = v * w[ch]! + b[ch]!;
+          return a / (1 + Math.exp(-a));
+        }),
+      directions: 8,
+    });
+  });
   it('channels not divisible by groups is a build-time error', () => {
     const g = new G.Graph();
     const x = g.input('x', [1, 6, 2, 2]);

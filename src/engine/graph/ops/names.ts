@@ -27,7 +27,7 @@ export const OP_NAMES = [
   // conv.ts
   'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool',
   // norm.ts
-  'LayerNormalization', 'StandardizeRows',
+  'LayerNormalization', 'StandardizeRows', 'AffineSiLU',
   // special.ts
   'StopGradient', 'ReplaceGrad', 'Clip', 'ClampWithGrad',
   // trig.ts

@@ -1,5 +1,5 @@
 import { GraphError, numel, type Graph, type Tensor } from '../graph.ts';
-import { add, mul, sub } from './elementwise.ts';
+import { add, mul, sub, tanh } from './elementwise.ts';
 import { reduceMean } from './reduce.ts';
 import { reshape } from './movement.ts';
 import { defineOp } from './registry.ts';
@@ -74,3 +74,38 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tenso
   const bshape = [c, ...rest.map(() => 1)];
   return add(mul(y, reshape(weight, bshape)), reshape(bias, bshape));
 }
+
+/**
+ * swish(GroupNorm(x)), with the affine folded into one op so that the backward pass keeps only the
+ * normalised tensor (which the normalisation's own gradient keeps anyway), not the affine output too.
+ */
+export function groupNormSwish(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon = 1e-6): Tensor {
+  const [n, c] = x.shape as [number, number];
+  if (c % groups) throw new GraphError(`GroupNorm: ${c} channels do not split into ${groups} groups`);
+  if (weight.shape[0] !== c || bias.shape[0] !== c) throw new GraphError(`GroupNorm: weight ${weight} / bias ${bias} should be [${c}]`);
+  const rest = x.shape.slice(2);
+  const y = reshape(standardizeRows(reshape(x, [n, groups, (c / groups) * numel(rest)]), epsilon), x.shape);
+  const bshape = [c, ...rest.map(() => 1)];
+  return x.graph.addNode('AffineSiLU', [y, reshape(weight, bshape), reshape(bias, bshape)], {}, [{ shape: x.shape, dtype: 'float32' }])[0]!;
+}
+defineOp('AffineSiLU', {
+  vjp: ({ node, gy, needs }) => {
+    if (needs[1] || needs[2]) throw new GraphError('AffineSiLU: no gradient for weight or bias');
+    const [y, w, b] = node.inputs as [Tensor, Tensor, Tensor];
+    // a = w·y + b again, written w·y (not y·w) so ONNX Runtime cannot merge it with the forward's y·w
+    // and keep that full-size tensor alive until the backward pass
+    const a = add(mul(w, y), b);
+    const s = add(mul(tanh(mul(a, 0.5)), 0.5), 0.5);
+    return [mul(mul(gy[0]!, add(s, mul(a, mul(s, sub(1, s))))), w), null, null];
+  },
+  emit: (n, e) => {
+    const [y, w, b] = n.inputs.map((t) => e.name(t)) as [string, string, string];
+    const scaled = e.temp('affine_mul');
+    const a = e.temp('affine');
+    const s = e.temp('affine_sigmoid');
+    e.node('Mul', [y, w], [scaled]);
+    e.node('Add', [scaled, b], [a]);
+    e.node('Sigmoid', [a], [s]);
+    e.node('Mul', [a, s], [e.outName(n, 0)]);
+  },
+});
