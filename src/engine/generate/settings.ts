@@ -16,6 +16,8 @@ export interface NoisePrompt {
 
 /** Everything one picture needs, defaults filled (see defaultSettings). */
 export interface GenerateSettings {
+  /** the generator (default vqgan) */
+  model?: 'vqgan' | 'biggan' | 'siren';
   prompts: WeightedPrompt[];
   imagePrompts: ImagePrompt[];
   noisePrompts: NoisePrompt[];
@@ -39,6 +41,21 @@ export interface GenerateSettings {
   saveEvery: number;
   /** keep snapshots for a timelapse */
   timelapse: boolean;
+  /** BigGAN: keep the top k classes of each row (big-sleep's max_classes); absent: sigmoid of all */
+  maxClasses?: number;
+  /** BigGAN: softmax temperature of that top-k (default 2) */
+  classTemperature?: number;
+  /** BigGAN: decay of the latents' EMA the picture is drawn from (default 0.99) */
+  emaDecay?: number;
+  /** BigGAN: bilinear rather than nearest resize of the cutouts */
+  bilinear?: boolean;
+  /** SIREN: forward/backward passes per step (deep-daze's gradient_accumulate_every, default 4) */
+  accumulate?: number;
+  /** SIREN: weight of the loss on the cutouts' averaged embedding (deep-daze's averaging_weight, default 0.3) */
+  averagingWeight?: number;
+  /** SIREN: network depth and width (default 16 × 256) */
+  sirenLayers?: number;
+  sirenHidden?: number;
 }
 
 export const DEFAULTS = {
