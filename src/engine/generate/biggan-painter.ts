@@ -16,10 +16,8 @@ import { cutoutCosines, weightedSimilarityLoss, type AuxState, type LossInputs, 
 import type { Prng } from './prng.ts';
 import type { GenerateSettings } from './settings.ts';
 
-/** big-sleep's defaults */
-export const BIGGAN_DEFAULTS = { lr: 0.07, cutn: 128, emaDecay: 0.99, size: 256, classTemperature: 2 } as const;
-/** the released BigGAN-deep sizes */
-export const BIGGAN_SIZES = [128, 256, 512] as const;
+/** big-sleep's defaults (lr, optimiser and cutouts: settings.ts MODEL_DEFAULTS) */
+export const BIGGAN_DEFAULTS = { emaDecay: 0.99, classTemperature: 2 } as const;
 
 export class BigganPainter implements Painter {
   readonly model = 'biggan' as const;
@@ -103,6 +101,13 @@ export class BigganPainter implements Painter {
 
   async init(rng: Prng): Promise<Float32Array> {
     const n = this.rows * this.zDim;
+    if (this.s.initZ) {
+      // a variation: the parent's final latents
+      if (this.s.initZ.length !== this.varShape[0]) throw new Error(`the starting latents have ${this.s.initZ.length} values but this BigGAN needs ${this.varShape[0]}`);
+      const z = this.s.initZ.slice();
+      this.updateEma(z);
+      return z;
+    }
     const z = new Float32Array(this.varShape[0]);
     rng.fillNormal(z.subarray(0, n));
     const cls = rng.fillNormal(z.subarray(n), 0.3);

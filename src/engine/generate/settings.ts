@@ -71,6 +71,20 @@ export const DEFAULTS = {
   saveEvery: 50,
 };
 
+/**
+ * Each generator's own defaults where a request leaves them out: VQGAN's are generate.py's; BigGAN's
+ * big-sleep's (lr 0.07, Adam, 128 cutouts, 256 px); SIREN's deep-daze's (lr 1e-5, AdamP, batches of 4
+ * cutouts; 256 px rather than its 512, for a CPU).
+ */
+export const MODEL_DEFAULTS = {
+  vqgan: { lr: DEFAULTS.lr, optimiser: DEFAULTS.optimiser, cutn: DEFAULTS.cutn, size: DEFAULTS.width },
+  biggan: { lr: 0.07, optimiser: 'Adam' as OptimiserName, cutn: 128, size: 256 },
+  siren: { lr: 1e-5, optimiser: 'AdamP' as OptimiserName, cutn: 4, size: 256 },
+} as const;
+
+/** The picture sizes BigGAN-deep is released at (biggan-deep-128/256/512). */
+export const BIGGAN_SIZES = [128, 256, 512] as const;
+
 /** Size rounded down to a multiple of the VQGAN factor (at least one token per side). */
 export function roundSize(width: number, height: number, factor: number): { width: number; height: number } {
   return { width: Math.max(factor, Math.floor(width / factor) * factor), height: Math.max(factor, Math.floor(height / factor) * factor) };

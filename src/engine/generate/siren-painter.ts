@@ -14,8 +14,8 @@ import { cutoutCosines, weightedSimilarityLoss, type LossInputs, type Painter } 
 import type { Prng } from './prng.ts';
 import type { GenerateSettings } from './settings.ts';
 
-/** deep-daze's defaults (cutn is its batch_size; the size is ours: 512 is deep-daze's, for a GPU) */
-export const SIREN_PAINT_DEFAULTS = { lr: 1e-5, optimiser: 'AdamP', cutn: 4, accumulate: 4, averagingWeight: 0.3, size: 256, lower: 0.1, upper: 1 } as const;
+/** deep-daze's defaults (lr, optimiser and batch size = cutouts: settings.ts MODEL_DEFAULTS) */
+export const SIREN_PAINT_DEFAULTS = { accumulate: 4, averagingWeight: 0.3, lower: 0.1, upper: 1 } as const;
 
 /** The network's shape: the engine's choice (tests use a tiny one) or the settings', else 16 × 256. */
 export type SirenShape = Pick<SirenConfig, 'numLayers' | 'dimHidden' | 'w0' | 'w0Initial'>;
@@ -81,6 +81,11 @@ export class SirenPainter implements Painter {
   }
 
   async init(rng: Prng): Promise<Float32Array> {
+    if (this.s.initZ) {
+      // a variation: the parent's final weights
+      if (this.s.initZ.length !== this.varShape[0]) throw new Error(`the starting weights have ${this.s.initZ.length} values but this SIREN needs ${this.varShape[0]}`);
+      return this.s.initZ.slice();
+    }
     return SirenNet.init(this.net.config, rng.int(0x7fffffff)).params;
   }
 
