@@ -13,6 +13,7 @@ import { ClipModel } from '../engine/models/clip.ts';
 import { inferClipConfig } from '../engine/models/clip.ts';
 import { randomClipParams, randomVqganParams } from '../engine/models/random-weights.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
+import { benchGenerators } from './bench-generators.ts';
 
 const REFERENCE_SEC_PER_STEP = 5.5; // PyTorch reference, 256², cutn 32, 2 threads (platform notes)
 const REFERENCE_MATMUL_GFLOPS = 310; // MatMul 3072², 2 threads, on the machine those figures were taken on
@@ -139,6 +140,7 @@ async function matmulGflops(threads: number): Promise<number> {
 
 async function main(): Promise<void> {
   device = parseDevice(arg('device', 'cpu'));
+  if (process.argv.includes('--generators')) return void process.stdout.write(JSON.stringify(await benchGenerators({ device, threads: Number(arg('threads', String(os.availableParallelism()))), steps: Number(arg('steps', '2')) }), null, 2) + '\n');
   const steps = Number(arg('steps', '3'));
   const threads = Number(arg('threads', String(os.availableParallelism())));
   const method = arg('cut-method', 'latest') as CutMethod;
