@@ -175,6 +175,13 @@ export const VARIABLES = {
     doc: 'VQGAN model folder under MODELS_DIR (a taming-transformers .ckpt + model.yaml), e.g. another VQGAN you put there by hand.',
     group: 'models',
   }),
+  BIGGAN_MODEL: v({
+    schema: z.string().regex(/^[^\0]+$/),
+    expects: 'a folder name under MODELS_DIR (or an absolute path)',
+    default: 'biggan-deep-256',
+    doc: 'BigGAN-deep folder under MODELS_DIR (config.json + pytorch_model.bin) for /imagine model:biggan; biggan-deep-128 and -512 beside it serve those sizes.',
+    group: 'models',
+  }),
   REVERIE_HF_BASE: v({
     schema: httpUrl(),
     expects: 'an http(s) URL such as "https://huggingface.co"',
@@ -294,6 +301,7 @@ export interface Config {
   modelsDir: string;
   clipModel: string;
   vqganModel: string;
+  bigganModel: string;
   hfBase: string;
   heiboxBase: string;
   dataDir: string;
@@ -396,6 +404,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     modelsDir,
     clipModel: values.CLIP_MODEL as string,
     vqganModel: values.VQGAN_MODEL as string,
+    bigganModel: values.BIGGAN_MODEL as string,
     hfBase: values.REVERIE_HF_BASE as string,
     heiboxBase: values.REVERIE_HEIBOX_BASE as string,
     dataDir: abs(values.DATA_DIR as string),

@@ -73,9 +73,12 @@ function header(job: JobRecord): string {
   return `**${escapeMd(shortPrompt(job.request.prompt))}** — <@${job.userId}>${kind ? ` · ${kind}` : ''}`;
 }
 
+const MODEL_LABELS = { vqgan: 'VQGAN+CLIP', biggan: 'BigGAN+CLIP', siren: 'SIREN+CLIP' } as const;
+
 function details(job: JobRecord): string {
   const r = job.request;
   const bits = [`seed \`${r.seed}\``, `${r.width}×${r.height}`, `${r.steps} steps`];
+  if (r.model && r.model !== 'vqgan') bits.unshift(MODEL_LABELS[r.model]);
   if (r.cutn) bits.push(`${r.cutn} cutouts`);
   if (r.optimiser) bits.push(r.optimiser);
   if (r.lr) bits.push(`lr ${r.lr}`);

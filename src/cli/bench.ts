@@ -14,6 +14,7 @@ import { randomClipParams, randomVqganParams } from '../engine/models/random-wei
 import { VqganModel } from '../engine/models/vqgan.ts';
 import { runReference } from './bench-reference.ts';
 import { matmulGflops, runStepCase, type StepCase } from './bench-step.ts';
+import { benchGenerators } from './bench-generators.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** the issue's goals, as ratios to the reference measured in the same run */
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', String(os.availableParallelism())));
   const method = arg('cut-method', 'latest') as CutMethod;
   const device: Device = parseDevice(arg('device', 'cpu'));
+  if (process.argv.includes('--generators')) return void process.stdout.write(JSON.stringify(await benchGenerators({ device, threads: Number(arg('threads', String(os.availableParallelism()))), steps: Number(arg('steps', '2')) }), null, 2) + '\n');
   const t0 = performance.now();
   const clipParams = randomClipParams();
   const clip = new ClipModel(clipParams, inferClipConfig(clipParams, { visionHeads: 12, textHeads: 8 }));

@@ -69,8 +69,18 @@ const LAYOUT: (Def | { field: string })[] = [
   { key: 'timelapse', long: 'timelapse', kind: 'string', value: 'FILE', help: 'also write the snapshots as an animation (.webp or .gif)' },
   { key: 'snapshots', long: 'snapshots', kind: 'string', value: 'DIR', help: 'write each snapshot as DIR/step-NNNN.png' },
   { key: 'upscale', long: 'upscale', kind: 'number', value: 'N', help: 'enlarge the final PNG N times (lanczos) for display' },
+  { key: 'image_size', long: 'image_size', kind: 'integer', value: 'N', help: 'a square picture of N pixels (big-sleep --image-size, deep-daze --image_width); BigGAN: 128, 256 or 512' },
+  { key: 'text_min', long: 'text_min', kind: 'string', value: 'TEXT', help: 'prompts to paint away from, `|` separated (big-sleep --text-min; same as a negative weight)' },
+  { key: 'class_temperature', long: 'class_temperature', kind: 'number', value: 'T', help: 'BigGAN: temperature of the --max_classes top-k (default 2)' },
+  { key: 'ema_decay', long: 'ema_decay', kind: 'number', value: 'D', help: 'BigGAN: decay of the latents average the picture is drawn from (default 0.99)' },
+  { key: 'bilinear', long: 'bilinear', kind: 'flag', help: 'BigGAN: resize the cutouts bilinearly (default nearest, as big-sleep)' },
+  { key: 'num_layers', long: 'num_layers', kind: 'integer', value: 'N', help: 'SIREN: layers (default 16)' },
+  { key: 'hidden_size', long: 'hidden_size', kind: 'integer', value: 'N', help: 'SIREN: width of each layer (default 256)' },
+  { key: 'gradient_accumulate_every', long: 'gradient_accumulate_every', kind: 'integer', value: 'N', help: 'SIREN: passes of fresh cutouts per step (default 4)' },
+  { key: 'averaging_weight', long: 'averaging_weight', kind: 'number', value: 'W', help: "SIREN: weight of the loss on the cutouts' mean embedding (default 0.3)" },
   { key: 'clip', long: 'clip', kind: 'string', value: 'DIR', help: `CLIP model folder (default $MODELS_DIR/${DEFAULT_CLIP_FOLDER})` },
   { key: 'vqgan', long: 'vqgan', kind: 'string', value: 'DIR', help: `VQGAN model folder (default $MODELS_DIR/${DEFAULT_VQGAN_FOLDER})` },
+  { key: 'biggan', long: 'biggan', kind: 'string', value: 'DIR', help: 'BigGAN-deep folder (default $MODELS_DIR/$BIGGAN_MODEL, else biggan-deep-SIZE)' },
   { key: 'device', short: 'cd', long: 'device', kind: 'string', value: 'DEV', help: 'cpu (default) or cuda:N' },
   { key: 'threads', long: 'threads', kind: 'integer', value: 'N', help: 'ONNX Runtime threads (default: all cores)' },
   { key: 'json', long: 'json', kind: 'flag', help: 'one JSON object per step on stdout, then a final {"done":true,...}' },
@@ -78,7 +88,11 @@ const LAYOUT: (Def | { field: string })[] = [
 ];
 
 /** Aliases of long names (the reference's spellings). */
-const LONG_ALIASES: Record<string, string> = { cuda_device: 'device', optimizer: 'optimiser', iter: 'iterations', steps: 'iterations' };
+const LONG_ALIASES: Record<string, string> = {
+  cuda_device: 'device', optimizer: 'optimiser', iter: 'iterations', steps: 'iterations',
+  // big-sleep's dream and deep-daze's imagine
+  lr: 'learning_rate', num_cutouts: 'num_cuts', batch_size: 'num_cuts', image_width: 'image_size',
+};
 
 function requestDef(field: string, def: RequestField & { cli?: CliExposure }): Def {
   const long = def.cli?.long ?? snakeCase(field);
@@ -148,7 +162,7 @@ export function helpText(fields: RequestFields = REQUEST_FIELDS): string {
   });
   const w = Math.max(...rows.map(([n]) => n.length));
   return [
-    'Usage: imagine "prompt" [options]        paint a picture with VQGAN+CLIP',
+    'Usage: imagine "prompt" [options]        paint a picture with VQGAN+CLIP (--model biggan: BigGAN+CLIP, --model siren: SIREN+CLIP)',
     '       imagine inspect <what> ...         run parts of the models on .npy files (imagine inspect --help)',
     '',
     'Options:',
@@ -157,6 +171,8 @@ export function helpText(fields: RequestFields = REQUEST_FIELDS): string {
     'Examples:',
     '  imagine "a lighthouse in a storm:1 | fog:0.5" -i 300 -s 256 256 -o lighthouse.png --timelapse lighthouse.webp',
     '  imagine -p "an oil painting of a fox" -sd 42 -opt AdamW -lr 0.125 --json',
+    '  imagine "a pyramid made of ice" --model biggan --image-size 256 --save-every 25 --timelapse ice.webp',
+    '  imagine "a house in the forest" --model siren --num_layers 16 --learning_rate 1e-5',
   ].join('\n');
 }
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { DEFAULT_AUGMENTS, parseAugments, type Augment, type CutMethod } from '../engine/generate/cutouts.ts';
 import type { ImagePrompt, NoisePrompt } from '../engine/generate/settings.ts';
 import { PromptParseError, parsePrompts, type WeightedPrompt } from '../engine/prompt-parse.ts';
-import { REQUEST_FIELDS, rangeWords, type OptimiserName, type RequestFields } from '../engine/request-schema.ts';
+import { BIGGAN_SIZES, MODEL_DEFAULTS, REQUEST_FIELDS, rangeWords, type ModelName, type OptimiserName, type RequestFields } from '../engine/request-schema.ts';
 import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from '../model-files/layout.ts';
 import { UsageError } from './args.ts';
 import { fail, helpText, NUMBERISH, optionTable, parseRaw, type RawOptions } from './imagine-argv.ts';
@@ -57,6 +57,17 @@ export interface ImagineOptions {
   upscale?: number;
   clipDir: string;
   vqganDir: string;
+  /** the painter (default vqgan) and its own settings */
+  model: ModelName;
+  bigganDir?: string;
+  maxClasses?: number;
+  classTemperature?: number;
+  emaDecay?: number;
+  bilinear?: boolean;
+  sirenLayers?: number;
+  sirenHidden?: number;
+  accumulate?: number;
+  averagingWeight?: number;
   /** the folders were not given and come from MODELS_DIR */
   defaultModels: { clip: boolean; vqgan: boolean };
   device: string;
@@ -184,7 +195,35 @@ export function parseImagineArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   const noisePrompts = seeds.map((seed, i) => ({ seed, weight: weights[i] ?? 1 }));
   if (!prompts.length && !imagePrompts.length && !noisePrompts.length) fail('nothing to paint: give a prompt (imagine "a red fox"), -p, -ip or -nps');
 
+  if (typeof raw.text_min === 'string') {
+    for (const t of raw.text_min.split('|').map((x) => x.trim()).filter(Boolean)) prompts.push({ text: t, weight: -1, stop: -Infinity });
+  }
   const req = requestValues(raw, fields);
+  const model = ((req.model as string | undefined) ?? 'vqgan') as ModelName;
+  if (model !== 'vqgan') {
+    // each painter's own defaults where the options leave them out
+    const own = MODEL_DEFAULTS[model];
+    if (raw.learning_rate === undefined) req.lr = own.lr;
+    if (raw.optimiser === undefined) req.optimiser = own.optimiser;
+    if (raw.num_cuts === undefined) req.cutn = own.cutn;
+  }
+  if (raw.image_size !== undefined) {
+    if (raw.size !== undefined) fail('give either -s W H or --image-size N, not both');
+    raw.size = [raw.image_size as number, raw.image_size as number];
+  }
+  if (model === 'biggan') {
+    const [w, h] = raw.size ?? [MODEL_DEFAULTS.biggan.size, MODEL_DEFAULTS.biggan.size];
+    if (w !== h || !(BIGGAN_SIZES as readonly number[]).includes(w)) fail(`--model biggan paints square pictures of 128, 256 or 512 pixels only; got ${w}×${h}`);
+    raw.size = [w, h];
+  } else if (req.maxClasses !== undefined) {
+    fail('--max-classes is for --model biggan only');
+  }
+  range('--class-temperature', raw.class_temperature as number | undefined, 1e-6, 1000);
+  range('--ema-decay', raw.ema_decay as number | undefined, 0, 0.999999);
+  range('--num-layers', raw.num_layers as number | undefined, 1, 64);
+  range('--hidden-size', raw.hidden_size as number | undefined, 1, 4096);
+  range('--gradient-accumulate-every', raw.gradient_accumulate_every as number | undefined, 1, 64);
+  range('--averaging-weight', raw.averaging_weight as number | undefined, 0, 1);
   const steps = req.steps as number;
   const saveEvery = req.saveEvery as number;
   const [width, height] = raw.size ?? [fields.width?.default as number, fields.height?.default as number];
@@ -253,6 +292,15 @@ export function parseImagineArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     ...(raw.upscale !== undefined ? { upscale: raw.upscale } : {}),
     clipDir,
     vqganDir,
+    model,
+    ...(model === 'biggan' ? { bigganDir: raw.biggan !== undefined ? at(raw.biggan as string) : fromEnv(env.BIGGAN_MODEL, `biggan-deep-${width}`) } : {}),
+    ...(raw.class_temperature !== undefined ? { classTemperature: raw.class_temperature } : {}),
+    ...(raw.ema_decay !== undefined ? { emaDecay: raw.ema_decay } : {}),
+    ...(raw.bilinear ? { bilinear: true } : {}),
+    ...(raw.num_layers !== undefined ? { sirenLayers: raw.num_layers } : {}),
+    ...(raw.hidden_size !== undefined ? { sirenHidden: raw.hidden_size } : {}),
+    ...(raw.gradient_accumulate_every !== undefined ? { accumulate: raw.gradient_accumulate_every } : {}),
+    ...(raw.averaging_weight !== undefined ? { averagingWeight: raw.averaging_weight } : {}),
     defaultModels: { clip: raw.clip === undefined, vqgan: raw.vqgan === undefined },
     device,
     ...(raw.threads !== undefined ? { threads: raw.threads } : {}),

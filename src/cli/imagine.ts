@@ -67,13 +67,13 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
 
   let models: Awaited<ReturnType<typeof loadModels>>;
   try {
-    models = await loadModels(opts.clipDir, opts.vqganDir);
+    models = await loadModels(opts.clipDir, opts.vqganDir, opts.bigganDir ? { bigganDir: opts.bigganDir } : {});
   } catch (err) {
     throw new Error(`could not load the models (${opts.clipDir}, ${opts.vqganDir}): ${(err as Error).message}`);
   }
   const factor = models.vqgan.config.factor;
   const size = roundSize(opts.width, opts.height, factor);
-  if (size.width !== opts.width || size.height !== opts.height) say(`size ${opts.width}×${opts.height} rounded down to ${size.width}×${size.height} (a multiple of ${factor})`);
+  if (opts.model === 'vqgan' && (size.width !== opts.width || size.height !== opts.height)) say(`size ${opts.width}×${opts.height} rounded down to ${size.width}×${size.height} (a multiple of ${factor})`);
 
   const engine = new Engine(models, parseDevice(opts.device), opts.threads);
   const progress = progressReporter(opts, io);
@@ -105,6 +105,8 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
           initWeight: opts.initWeight,
           saveEvery: opts.timelapse || opts.snapshots ? opts.saveEvery : 0,
           timelapse: !!opts.timelapse,
+          ...(opts.model !== 'vqgan' ? { model: opts.model } : {}),
+          ...pick(opts, ['maxClasses', 'classTemperature', 'emaDecay', 'bilinear', 'sirenLayers', 'sirenHidden', 'accumulate', 'averagingWeight']),
         },
         {
           ...(io.signal ? { signal: io.signal } : {}),
@@ -267,3 +269,8 @@ export async function cli(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) void cli();
+
+/** The keys of `o` that are set. */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Pick<T, K>>;
+}

@@ -4,7 +4,7 @@
  */
 import type { BotLimits, ImagineDefaults } from '../bot/context.ts';
 import { applyStyle, formatPrompts, parsePrompts, PromptParseError, type WeightedPrompt } from '../engine/prompt-parse.ts';
-import { randomSeed, rangeWords, REQUEST_FIELDS, type GenerationRequest, type RequestFields } from '../engine/request-schema.ts';
+import { BIGGAN_SIZES, randomSeed, rangeWords, REQUEST_FIELDS, type GenerationRequest, type ModelName, type RequestFields } from '../engine/request-schema.ts';
 import { botCaps, bounds, slashFields } from './request-options.ts';
 
 export class ValidationError extends Error {
@@ -146,10 +146,28 @@ export function buildRequest(input: ImagineInput, limits: BotLimits, defaults: I
   }
   const steps = (given.steps as number | undefined) ?? Math.min(defaults.defaultSteps, limits.maxSteps);
 
+  // each painter's own limits: BigGAN-deep is released at 128, 256 and 512 pixels, square
+  const model = (given.model as ModelName | undefined) ?? 'vqgan';
+  let side: number | undefined;
+  if (model === 'biggan') {
+    const fits = BIGGAN_SIZES.filter((x) => x <= limits.maxSize);
+    if (has(input.size)) {
+      if (!(BIGGAN_SIZES as readonly number[]).includes(input.size)) problems.push(`BigGAN paints at 128, 256 or 512 pixels only; you asked for ${input.size}.`);
+      side = input.size;
+    } else if (!fits.length) {
+      problems.push(`BigGAN paints at 128, 256 or 512 pixels only, and this server's limit is ${limits.maxSize}.`);
+    } else {
+      side = fits.reduce((a, b) => (Math.abs(b - defaults.defaultSize) < Math.abs(a - defaults.defaultSize) ? b : a));
+    }
+    if (aspect.w !== aspect.h) problems.push(`BigGAN paints square pictures only; leave out the aspect (or pick ${ASPECTS.find((x) => x.w === x.h)?.value ?? '1:1'}).`);
+  } else if (has(given.maxClasses)) {
+    problems.push('max_classes is for model:biggan only.');
+  }
+
   if (problems.length) throw new ValidationError(problems);
 
   const styled = applyStyle(prompts, style);
-  const { width, height } = sizeFor(longest, aspect);
+  const { width, height } = side ? { width: side, height: side } : sizeFor(longest, aspect);
   const request = {
     ...given,
     prompt: formatPrompts(styled),
@@ -157,7 +175,8 @@ export function buildRequest(input: ImagineInput, limits: BotLimits, defaults: I
     width,
     height,
     seed: (given.seed as number | undefined) ?? randomSeed(rng),
-    cutn: (given.cutn as number | undefined) ?? defaults.defaultCutn,
+    // SIREN keeps deep-daze's batches of 4 cutouts (×4 accumulated) unless asked
+    ...(model !== 'siren' || has(given.cutn) ? { cutn: (given.cutn as number | undefined) ?? defaults.defaultCutn } : {}),
     saveEvery: Math.max(1, Math.min(defaults.saveEvery, steps)),
   } as GenerationRequest;
   return { request, prompts: styled, displayPrompt: raw };

@@ -10,13 +10,16 @@
 import { z } from 'zod';
 import { CUT_METHODS, type Augment, type CutMethod } from './generate/cutouts.ts';
 import { OPTIMISERS, type OptimiserName } from './generate/optimisers.ts';
-import { DEFAULTS } from './generate/settings.ts';
+import { MODEL_NAMES, type ModelName } from './generate/painter.ts';
+import { BIGGAN_SIZES, DEFAULTS, MODEL_DEFAULTS } from './generate/settings.ts';
 
-export { OPTIMISERS, type OptimiserName };
+export { BIGGAN_SIZES, MODEL_DEFAULTS, MODEL_NAMES, OPTIMISERS, type ModelName, type OptimiserName };
 
 /** What to paint, as stored with a job. `prompt` is in the grammar of prompt-parse.ts. */
 export interface GenerationRequest {
   prompt: string;
+  /** the generator: vqgan (default), biggan (big-sleep) or siren (deep-daze) */
+  model?: ModelName;
   steps: number;
   width: number;
   height: number;
@@ -36,6 +39,7 @@ export interface GenerationRequest {
   augments?: Augment[] | string[];
   vqganModel?: string; // model names; engine defaults when absent
   clipModel?: string;
+  maxClasses?: number; // BigGAN: keep the top k classes (big-sleep's max_classes)
 }
 
 export type FieldKind = 'integer' | 'number' | 'choice' | 'text' | 'texts' | 'integers' | 'numbers';
@@ -83,6 +87,11 @@ function f(def: RequestField): RequestField {
 /** Order here is the order of the slash options (basic, then advanced); the CLI places its own (cli/imagine-argv.ts). */
 export const REQUEST_FIELDS = {
   prompt: f({ kind: 'text', required: true, label: 'prompt', help: 'prompts, `|` separated, each text[:weight[:stop]]', slash: false, cli: false }),
+  model: f({
+    kind: 'choice', choices: MODEL_NAMES, default: 'vqgan', label: 'model', help: 'the painter: vqgan, biggan (BigGAN+CLIP, big-sleep) or siren (SIREN+CLIP, deep-daze)',
+    slash: { description: 'Painter: vqgan (default), biggan (photographic objects, 128/256/512 px), siren (soft fields of colour)' },
+    cli: { short: 'm', value: 'NAME', help: 'the painter: vqgan, biggan (big-sleep) or siren (deep-daze)' },
+  }),
   steps: f({
     kind: 'integer', min: 1, max: 100_000, default: DEFAULTS.steps, required: true, label: 'steps', help: 'optimisation steps',
     slash: { description: 'Optimisation steps: more is slower and more detailed' }, cli: { short: 'i', long: 'iterations', value: 'N' },
@@ -115,6 +124,10 @@ export const REQUEST_FIELDS = {
   noisePromptWeights: f({ kind: 'numbers', label: 'noise prompt weights', help: 'their weights', slash: false, cli: false }),
   initZ: f({ kind: 'text', label: 'starting latent', help: 'a .npy latent to start from', slash: false, cli: false }),
   augments: f({ kind: 'texts', label: 'augments', help: 'augments of the cutouts', slash: false, cli: false }),
+  maxClasses: f({
+    kind: 'integer', min: 1, max: 1000, label: 'max classes', help: 'BigGAN: keep only the top N classes of each latent (big-sleep --max-classes)',
+    slash: { description: 'BigGAN only: keep the top N ImageNet classes', advanced: true }, cli: { value: 'N' },
+  }),
   vqganModel: f({ kind: 'text', label: 'VQGAN model', help: 'VQGAN model name', slash: false, cli: false }),
   clipModel: f({ kind: 'text', label: 'CLIP model', help: 'CLIP model name', slash: false, cli: false }),
 } satisfies Record<keyof GenerationRequest, RequestField>;

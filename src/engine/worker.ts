@@ -11,6 +11,10 @@ import type { GenerationRequest } from './request-schema.ts';
 export interface WorkerInit {
   clipDir: string;
   vqganDir: string;
+  /** BigGAN-deep folder for model:biggan (loaded on first use) */
+  bigganDir?: string;
+  /** SIREN network shape (default 16 × 256) */
+  siren?: { numLayers?: number; dimHidden?: number };
   device: Device;
   threads?: number;
 }
@@ -32,7 +36,7 @@ const port = parentPort!;
 const init = workerData as WorkerInit;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-const enginePromise = loadModels(init.clipDir, init.vqganDir).then(async (models) => {
+const enginePromise = loadModels(init.clipDir, init.vqganDir, { ...(init.bigganDir ? { bigganDir: init.bigganDir } : {}), ...(init.siren ? { siren: init.siren } : {}) }).then(async (models) => {
   const engine = new Engine(models, init.device, init.threads);
   await engine.probeDevice();
   return engine;

@@ -8,6 +8,10 @@ import type { FromWorker, ToWorker, WorkerInit } from '../engine/worker.ts';
 export interface EngineRunnerOptions {
   clipDir: string;
   vqganDir: string;
+  /** BigGAN-deep folder for model:biggan (loaded on first use) */
+  bigganDir?: string;
+  /** SIREN network shape (default deep-daze's 16 × 256; tests use a tiny one) */
+  siren?: { numLayers?: number; dimHidden?: number };
   device: Device;
   threads?: number;
   /** keep snapshots and make a timelapse (default true) */
@@ -55,7 +59,8 @@ export class EngineRunner implements JobRunner {
   }
 
   private spawn(): void {
-    const init: WorkerInit = { clipDir: this.opts.clipDir, vqganDir: this.opts.vqganDir, device: this.opts.device, ...(this.opts.threads ? { threads: this.opts.threads } : {}) };
+    const { clipDir, vqganDir, bigganDir, siren, device, threads } = this.opts;
+    const init: WorkerInit = { clipDir, vqganDir, device, ...(bigganDir ? { bigganDir } : {}), ...(siren ? { siren } : {}), ...(threads ? { threads } : {}) };
     const w = new Worker(fileURLToPath(workerUrl), { workerData: init });
     this.worker = w;
     let readyResolve!: () => void;

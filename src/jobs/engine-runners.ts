@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { JobRunner } from './types.ts';
+import path from 'node:path';
 import { modelPaths } from '../model-files/layout.ts';
 import { parseDevice } from '../engine/graph/index.ts';
 import { EngineRunner } from './engine-runner.ts';
@@ -18,6 +19,7 @@ export function createEngineRunners(config: Config, opts: EngineRunnersOptions):
       new EngineRunner({
         clipDir: paths.clip.dir,
         vqganDir: paths.vqgan.dir,
+        bigganDir: path.resolve(config.modelsDir, config.bigganModel),
         device: parseDevice(d.name),
         ...(config.threadsPerDevice ? { threads: config.threadsPerDevice } : {}),
         onWorkerRestart: (device, reason) => {

@@ -32,7 +32,7 @@ describe('register CLI', () => {
     expect((put.body as unknown as { name: string }[]).map((c) => c.name)).toEqual(['imagine', 'queue', 'reverie']);
     const imagine = fake.commands.guild.get(fake.guildId)!.find((c) => c.name === 'imagine')!;
     expect(imagine.options.map((o: { name: string }) => o.name)).toEqual([
-      'prompt', 'style', 'aspect', 'size', 'steps', 'seed', 'image_prompt', 'init_image', 'cutouts', 'learning_rate', 'optimiser',
+      'prompt', 'style', 'aspect', 'size', 'model', 'steps', 'seed', 'image_prompt', 'init_image', 'cutouts', 'learning_rate', 'optimiser', 'max_classes',
     ]);
     await expect(cli(['--guild', '42'], {})).rejects.toMatchObject({ code: 2, stderr: 'register: --guild expects a server id (17–20 digits), got "42"\n' });
   });

@@ -18,6 +18,7 @@ import {
   type HostArray,
   type Tensor,
 } from '../graph/index.ts';
+import { sampleCrops, type CropOptions, type CropSampling } from './crop-sampling.ts';
 import type { Prng } from './prng.ts';
 import { adaptiveAvgMatrix, adaptiveWindows, cropThen, resampleMatrix } from './resample.ts';
 import { I3, affineAbout, bilinearTaps, inv3, mul3, randomPerspective, type Mat3 } from './warp.ts';
@@ -36,7 +37,10 @@ export const DEFAULT_AUGMENTS: Record<CutMethod, Augment[]> = {
 const WARPS: readonly Augment[] = ['Pe', 'Ro', 'Af', 'Re', 'Hf', 'Cr'];
 
 export interface CutoutSpec {
-  method: CutMethod;
+  /** generate.py's methods, or the crop sampling of big-sleep / deep-daze (crop-sampling.ts) */
+  method: CutMethod | CropSampling;
+  /** options of the big-sleep / deep-daze sampling */
+  crop?: CropOptions;
   cutn: number;
   cutSize: number;
   cutPow: number;
@@ -121,6 +125,7 @@ function adaptiveMax(g: Graph, img: Tensor, s: number): Tensor {
 /** Draws one step's cutout parameters (in a fixed order, so a seed reproduces them). */
 export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostArray> {
   const { cutn, cutSize: s, width: W, height: H } = spec;
+  if (spec.method === 'bigsleep' || spec.method === 'deepdaze') return sampleCrops(rng, spec.method, cutn, s, W, H, spec.crop ?? {});
   const feeds: Record<string, HostArray> = {};
   if (spec.method !== 'latest') {
     const ry = new Float32Array(cutn * s * H);

@@ -1,23 +1,39 @@
 import { Graph, Session, add, serialize, type Device, type HostArray } from '../graph/index.ts';
 import { ClipModel, eotPositions } from '../models/clip.ts';
+import type { ParamStore } from '../models/params.ts';
 import { ClipTokenizer } from '../models/tokenizer.ts';
 import { VqganModel } from '../models/vqgan.ts';
+import { BigganPainter } from './biggan-painter.ts';
+import { BigganModels } from './biggan-models.ts';
 import { sampleCutouts, type CutoutSpec } from './cutouts.ts';
 import { chwToRgb, encodePng, loadImageCHW, shrinkFrame, timelapse } from './images.ts';
 import { createOptimiser } from './optimisers.ts';
+import type { Painter } from './painter.ts';
 import { Prng } from './prng.ts';
-import { roundSize, type GenerateSettings } from './settings.ts';
-import { buildEncodeGraph, buildImageEmbedGraph, buildStepGraph } from './step-graph.ts';
+import type { GenerateSettings } from './settings.ts';
+import { SirenPainter, type SirenShape } from './siren-painter.ts';
+import { buildEncodeGraph, buildImageEmbedGraph, buildPainterStepGraph, buildRenderGraph, buildStepGraph } from './step-graph.ts';
+import { VqganPainter } from './vqgan-painter.ts';
 
 export interface Models {
   clip: ClipModel;
   vqgan: VqganModel;
   tokenizer: ClipTokenizer;
+  /** BigGAN-deep folders, loaded on first use (absent: BigGAN requests fail with a clear message) */
+  biggan?: BigganModels;
+  /** the SIREN network's shape (default deep-daze's 16 × 256) */
+  siren?: Partial<SirenShape>;
 }
 
-export async function loadModels(clipDir: string, vqganDir: string): Promise<Models> {
+export interface ExtraModels {
+  /** the configured BigGAN-deep folder (its siblings biggan-deep-{128,256,512} serve the other sizes) */
+  bigganDir?: string;
+  siren?: Partial<SirenShape>;
+}
+
+export async function loadModels(clipDir: string, vqganDir: string, extra: ExtraModels = {}): Promise<Models> {
   const [clip, vqgan, tokenizer] = await Promise.all([ClipModel.load(clipDir), VqganModel.load(vqganDir), ClipTokenizer.load(clipDir)]);
-  return { clip, vqgan, tokenizer };
+  return { clip, vqgan, tokenizer, ...(extra.bigganDir ? { biggan: new BigganModels(extra.bigganDir) } : {}), ...(extra.siren ? { siren: extra.siren } : {}) };
 }
 
 export interface EngineState {
@@ -67,6 +83,9 @@ export class AbortedError extends Error {
 }
 
 const MAX_TEXT_PROMPTS_SLOTS = 8;
+/** checkpoint keys of a painter's own state, kept beside the optimiser's */
+const AUX = 'painter.';
+const MODEL_TITLES = { vqgan: 'VQGAN+CLIP', biggan: 'BigGAN+CLIP', siren: 'SIREN+CLIP' } as const;
 
 /** Owns the ONNX Runtime sessions of one device; builds each graph once per shape and reuses it. */
 export class Engine {
@@ -97,7 +116,7 @@ export class Engine {
     await s.release();
   }
 
-  private session(key: string, build: () => { model: import('../graph/index.ts').SerializedModel; buildMs: number; nodeCount: number }) {
+  private session(key: string, build: () => { model: import('../graph/index.ts').SerializedModel; buildMs: number; nodeCount: number }, params: readonly ParamStore[] = [this.models.clip.params]) {
     let s = this.sessions.get(key);
     if (s) {
       this.sessions.delete(key); // re-insert: Map order is the recency order
@@ -110,7 +129,6 @@ export class Engine {
       void old.then((o) => o.session.release()).catch(() => undefined);
     }
     s = (async () => {
-      const params = [this.models.clip.params, this.models.vqgan.params];
       this.building++;
       try {
         await Promise.all(params.map((p) => p.load()));
@@ -153,96 +171,81 @@ export class Engine {
 
   async stepSession(spec: { zShape: [number, number, number, number]; cut: CutoutSpec; targets: number }) {
     const key = `step:${spec.zShape.join('x')}:${JSON.stringify(spec.cut)}:${spec.targets}`;
-    return this.session(key, () => buildStepGraph(this.models.clip, this.models.vqgan, spec));
+    return this.session(key, () => buildStepGraph(this.models.clip, this.models.vqgan, spec), [this.models.clip.params, this.models.vqgan.params]);
+  }
+
+  /** The generator a job paints with (settings.model, default VQGAN). */
+  async painter(s: GenerateSettings): Promise<Painter> {
+    const { clip } = this.models;
+    switch (s.model ?? 'vqgan') {
+      case 'vqgan':
+        return new VqganPainter(clip, this.models.vqgan, s, async (image, width, height) => {
+          const { session } = await this.session(`encode:${width}x${height}`, () => buildEncodeGraph(this.models.vqgan, width, height), [this.models.vqgan.params]);
+          return (await session.run({ image })).z as Float32Array;
+        });
+      case 'biggan': {
+        if (!this.models.biggan) throw new Error('no BigGAN-deep model is configured (BIGGAN_MODEL)');
+        return new BigganPainter(clip, await this.models.biggan.forSize(s.width), s);
+      }
+      case 'siren':
+        return new SirenPainter(clip, s, this.models.siren);
+    }
   }
 
   async generate(settingsIn: GenerateSettings, hooks: GenerateHooks = {}): Promise<GenerateResult> {
-    const { clip, vqgan } = this.models;
-    const { factor, embedDim: E } = vqgan.config;
-    const { width, height } = roundSize(settingsIn.width, settingsIn.height, factor);
+    const { clip } = this.models;
+    const painter = await this.painter(settingsIn);
+    const { width, height, cut } = painter;
     const s = { ...settingsIn, width, height };
-    const zShape: [number, number, number, number] = [1, E, height / factor, width / factor];
+    const zShape = [...painter.varShape];
     const zSize = zShape.reduce((a, b) => a * b, 1);
     const D = clip.config.embedDim;
-    const cut: CutoutSpec = { method: s.cutMethod, cutn: s.cutn, cutSize: clip.inputSize, cutPow: s.cutPow, augments: s.augments, width, height };
 
     // The seed is taken before anything random happens, so it fixes the start as well as every step.
     const rng = hooks.resume ? new Prng(hooks.resume.rng) : new Prng(s.seed);
+    const { targets, sign, coef, stop, slots, similarityRow } = await this.targets(s, cut, painter.rowScale);
 
-    // Targets: text prompts, image prompts (one row per cutout), noise prompts.
-    const rows: { embed: Float32Array; sign: number; coef: number; stop: number }[] = [];
-    const texts = s.prompts;
-    if (texts.length) {
-      const { embeds } = await this.embedTexts(texts.map((p) => p.text));
-      texts.forEach((p, i) => rows.push({ embed: embeds.subarray(i * D, (i + 1) * D), sign: Math.sign(p.weight), coef: Math.abs(p.weight) / s.cutn, stop: p.stop }));
-    }
-    if (s.imagePrompts.length) {
-      const { session } = await this.session(`imgembed:${JSON.stringify(cut)}`, () => buildImageEmbedGraph(clip, cut));
-      const promptRng = new Prng(s.seed ^ 0x5bd1e995);
-      for (const ip of s.imagePrompts) {
-        const image = await loadImageCHW(ip.source, width, height);
-        const out = await session.run({ image, ...sampleCutouts(promptRng, cut) });
-        const e = out.embeds as Float32Array;
-        for (let c = 0; c < s.cutn; c++) {
-          rows.push({ embed: e.subarray(c * D, (c + 1) * D), sign: Math.sign(ip.weight), coef: Math.abs(ip.weight) / s.cutn / s.cutn, stop: ip.stop });
-        }
-      }
-    }
-    for (const np of s.noisePrompts) {
-      const embed = new Prng(np.seed).fillNormal(new Float32Array(D));
-      rows.push({ embed, sign: Math.sign(np.weight), coef: Math.abs(np.weight) / s.cutn, stop: -Infinity });
-    }
-    if (!rows.length) throw new Error('nothing to paint towards: give a text, image or noise prompt');
-    const slots = Math.max(MAX_TEXT_PROMPTS_SLOTS, Math.ceil(rows.length / MAX_TEXT_PROMPTS_SLOTS) * MAX_TEXT_PROMPTS_SLOTS);
-    const targets = new Float32Array(slots * D);
-    const sign = new Float32Array(slots);
-    const coef = new Float32Array(slots);
-    const stop = new Float32Array(slots).fill(-Infinity);
-    rows.forEach((r, i) => {
-      targets.set(r.embed, i * D);
-      sign[i] = r.sign;
-      coef[i] = r.coef;
-      stop[i] = r.stop;
-    });
-    const similarityRow = Math.max(0, rows.findIndex((r) => r.sign > 0));
-
-    // Initial latent.
+    // Initial variables.
     let z: Float32Array;
     let startStep = 0;
-    const opt = createOptimiser(s.optimiser, s.lr, zSize, { shapes: [zShape] }); // AdamP projects z as the 4-D tensor it is
+    const opt = createOptimiser(s.optimiser, s.lr, zSize, { shapes: painter.paramShapes });
     if (hooks.resume) {
       if (hooks.resume.z.length !== zSize) throw new Error(`checkpoint latent has ${hooks.resume.z.length} values, this job needs ${zSize}`);
       z = hooks.resume.z.slice();
       opt.load(hooks.resume.optimiser.state);
+      const aux = Object.fromEntries(Object.entries(hooks.resume.optimiser.state).filter(([k]) => k.startsWith(AUX)).map(([k, v]) => [k.slice(AUX.length), v]));
+      painter.loadAux?.(aux);
       startStep = hooks.resume.step;
     } else {
-      z = await this.initialLatent(s, rng, zShape);
+      z = await painter.init(rng);
     }
-    const anchor = new Float32Array(zSize);
-    const { min: zMin, max: zMax } = vqgan.codebookRange();
-    const hw = zShape[2] * zShape[3];
 
-    const step = await this.stepSession({ zShape, cut, targets: slots });
+    const step = await this.session(`step:${painter.key}:${zShape.join('x')}:${JSON.stringify(cut)}:${slots}`, () => buildPainterStepGraph(clip, painter, { cut, targets: slots }), painter.params);
+    const render = painter.shown ? await this.session(`render:${painter.key}`, () => buildRenderGraph(painter), painter.params) : undefined;
     const stepMs: number[] = [];
     const frames: Buffer[] = [];
     let frameSize = { width, height };
-    const state = (n: number): EngineState => ({ step: n, z: z.slice(), zShape: [...zShape], optimiser: { name: opt.name, state: opt.state() }, rng: rng.state() });
-
-    let lastImage: Float32Array | null = null;
+    const state = (n: number): EngineState => {
+      const aux = painter.auxState?.() ?? {};
+      const optState: Record<string, Float32Array | number> = { ...opt.state() };
+      for (const [k, v] of Object.entries(aux)) optState[AUX + k] = v;
+      return { step: n, z: z.slice(), zShape: [...zShape], optimiser: { name: opt.name, state: optState }, rng: rng.state() };
+    };
     const run = async (i: number, withCutouts: boolean) => {
-      const initCoef = s.initWeight ? s.initWeight / (2 * (2 * i + 1)) : 0;
       const feeds: Record<string, HostArray> = {
         z,
         targets,
         target_sign: sign,
         target_coef: coef,
         target_stop: stop,
-        init_anchor: anchor,
-        init_coef: Float32Array.of(initCoef),
+        ...painter.feeds?.(i),
         ...sampleCutouts(withCutouts ? rng : new Prng(s.seed + i), cut),
       };
       return step.session.run(feeds);
     };
+    /** the picture shown after `i` steps: the painter's own (an EMA) or the given step image */
+    const shownImage = async (stepImage: Float32Array): Promise<Float32Array> =>
+      render && painter.shown ? ((await render.session.run({ z: painter.shown(z) })).image as Float32Array) : stepImage;
 
     for (let i = startStep; i < s.steps; i++) {
       // session.run blocks this thread for a whole step, so a cancel message (or Ctrl-C) that came during
@@ -255,28 +258,37 @@ export class Engine {
       }
       const t0 = performance.now();
       const out = await run(i, true);
-      const grad = out.grad_z as Float32Array;
-      opt.step(z, grad);
-      for (let c = 0; c < E; c++) {
-        const lo = zMin[c]!;
-        const hi = zMax[c]!;
-        for (let p = c * hw; p < (c + 1) * hw; p++) z[p] = Math.min(hi, Math.max(lo, z[p]!));
+      let grad = out.grad_z as Float32Array;
+      let loss = (out.loss as Float32Array)[0]!;
+      if (painter.accumulate > 1) {
+        // deep-daze: loss / n backpropagated n times with fresh cutouts, one optimiser step
+        grad = grad.slice();
+        for (let k = 1; k < painter.accumulate; k++) {
+          const more = await run(i, true);
+          const gk = more.grad_z as Float32Array;
+          for (let p = 0; p < grad.length; p++) grad[p] = grad[p]! + gk[p]!;
+          loss += (more.loss as Float32Array)[0]!;
+        }
+        const inv = 1 / painter.accumulate;
+        for (let p = 0; p < grad.length; p++) grad[p] = grad[p]! * inv;
+        loss *= inv;
       }
+      opt.step(z, grad);
+      painter.afterStep?.(z);
       const ms = performance.now() - t0;
       stepMs.push(ms);
-      lastImage = out.image as Float32Array;
       const recent = stepMs.slice(-10);
       const avg = recent.reduce((a, b) => a + b, 0) / recent.length;
       hooks.onProgress?.({
         step: i + 1,
         steps: s.steps,
-        loss: (out.loss as Float32Array)[0]!,
+        loss,
         similarity: similarity(out.embeds as Float32Array, targets, similarityRow, s.cutn, D),
         itPerSec: 1000 / avg,
         etaSec: ((s.steps - i - 1) * avg) / 1000,
       });
       if (s.saveEvery > 0 && i % s.saveEvery === 0) {
-        const rgb = chwToRgb(lastImage, width, height);
+        const rgb = chwToRgb(await shownImage(out.image as Float32Array), width, height);
         if (s.timelapse) {
           const f = await shrinkFrame(rgb, width, height, 256);
           frames.push(f.data);
@@ -286,22 +298,21 @@ export class Engine {
       }
     }
 
-    // The final picture: the decode of the last z (the forward of one more step, no update).
-    const final = await run(s.steps, false);
-    const rgb = chwToRgb(final.image as Float32Array, width, height);
+    // The final picture: of the last variables (the forward of one more step, no update), or the painter's own.
+    const finalImage = render ? await shownImage(new Float32Array(0)) : ((await run(s.steps, false)).image as Float32Array);
+    const rgb = chwToRgb(finalImage, width, height);
+    const model = painter.model;
     const metadata: Record<string, unknown> = {
       prompt: s.prompts.map((p) => (p.weight === 1 && p.stop === -Infinity ? p.text : `${p.text}:${p.weight}${p.stop === -Infinity ? '' : `:${p.stop}`}`)).join(' | '),
+      model,
       seed: s.seed,
       steps: s.steps,
       width,
       height,
       cutn: s.cutn,
-      cutMethod: s.cutMethod,
-      cutPow: s.cutPow,
-      augments: s.augments,
       lr: s.lr,
       optimiser: s.optimiser,
-      initWeight: s.initWeight,
+      ...painter.metadata(),
       device: this.device,
       software: 'Reverie',
     };
@@ -309,7 +320,7 @@ export class Engine {
       prompt: String(metadata.prompt),
       seed: String(s.seed),
       settings: JSON.stringify(metadata),
-      Software: 'Reverie (VQGAN+CLIP)',
+      Software: `Reverie (${MODEL_TITLES[model]})`,
     });
     let tl: { webp: Buffer; gif: Buffer } | undefined;
     if (s.timelapse) {
@@ -329,29 +340,45 @@ export class Engine {
     };
   }
 
-  private async initialLatent(s: GenerateSettings, rng: Prng, zShape: [number, number, number, number]): Promise<Float32Array> {
-    const { vqgan } = this.models;
-    const [, E, h, w] = zShape;
-    if (s.initZ) {
-      if (s.initZ.length !== E * h * w) throw new Error(`the starting latent has ${s.initZ.length} values but a ${s.width}×${s.height} picture needs ${E * h * w}`);
-      return s.initZ.slice();
+  /** The target rows (text, image and noise prompts) padded to a multiple of 8 slots. */
+  private async targets(s: GenerateSettings, cut: CutoutSpec, rowScale: number) {
+    const { clip } = this.models;
+    const D = clip.config.embedDim;
+    const rows: { embed: Float32Array; sign: number; coef: number; stop: number }[] = [];
+    const texts = s.prompts;
+    if (texts.length) {
+      const { embeds } = await this.embedTexts(texts.map((p) => p.text));
+      texts.forEach((p, i) => rows.push({ embed: embeds.subarray(i * D, (i + 1) * D), sign: Math.sign(p.weight), coef: Math.abs(p.weight) * rowScale, stop: p.stop }));
     }
-    let image: Float32Array | null = null;
-    if (s.initImage) image = await loadImageCHW(s.initImage, s.width, s.height);
-    else if (s.initNoise) image = noiseImage(rng, s.initNoise, s.width, s.height);
-    if (image) {
-      const { session } = await this.session(`encode:${s.width}x${s.height}`, () => buildEncodeGraph(vqgan, s.width, s.height));
-      const out = await session.run({ image });
-      return (out.z as Float32Array).slice();
+    if (s.imagePrompts.length) {
+      const { session } = await this.session(`imgembed:${JSON.stringify(cut)}`, () => buildImageEmbedGraph(clip, cut), [clip.params]);
+      const promptRng = new Prng(s.seed ^ 0x5bd1e995);
+      for (const ip of s.imagePrompts) {
+        const image = await loadImageCHW(ip.source, cut.width, cut.height);
+        const out = await session.run({ image, ...sampleCutouts(promptRng, cut) });
+        const e = out.embeds as Float32Array;
+        for (let c = 0; c < s.cutn; c++) {
+          rows.push({ embed: e.subarray(c * D, (c + 1) * D), sign: Math.sign(ip.weight), coef: (Math.abs(ip.weight) * rowScale) / s.cutn, stop: ip.stop });
+        }
+      }
     }
-    // uniformly random codebook entries
-    const z = new Float32Array(E * h * w);
-    const cb = vqgan.codebook;
-    for (let p = 0; p < h * w; p++) {
-      const k = rng.int(vqgan.config.nEmbed);
-      for (let c = 0; c < E; c++) z[c * h * w + p] = cb[k * E + c]!;
+    for (const np of s.noisePrompts) {
+      const embed = new Prng(np.seed).fillNormal(new Float32Array(D));
+      rows.push({ embed, sign: Math.sign(np.weight), coef: Math.abs(np.weight) * rowScale, stop: -Infinity });
     }
-    return z;
+    if (!rows.length) throw new Error('nothing to paint towards: give a text, image or noise prompt');
+    const slots = Math.max(MAX_TEXT_PROMPTS_SLOTS, Math.ceil(rows.length / MAX_TEXT_PROMPTS_SLOTS) * MAX_TEXT_PROMPTS_SLOTS);
+    const targets = new Float32Array(slots * D);
+    const sign = new Float32Array(slots);
+    const coef = new Float32Array(slots);
+    const stop = new Float32Array(slots).fill(-Infinity);
+    rows.forEach((r, i) => {
+      targets.set(r.embed, i * D);
+      sign[i] = r.sign;
+      coef[i] = r.coef;
+      stop[i] = r.stop;
+    });
+    return { targets, sign, coef, stop, slots, similarityRow: Math.max(0, rows.findIndex((r) => r.sign > 0)) };
   }
 
   async release(): Promise<void> {
@@ -383,26 +410,4 @@ function similarity(embeds: Float32Array, targets: Float32Array, row: number, cu
     sum += dot / Math.sqrt(en * tn || 1);
   }
   return sum / cutn;
-}
-
-/** Init noise images of the reference: uniform random pixels, or random linear colour ramps. */
-function noiseImage(rng: Prng, kind: 'pixels' | 'gradient', width: number, height: number): Float32Array {
-  const P = width * height;
-  const out = new Float32Array(3 * P);
-  if (kind === 'pixels') {
-    for (let i = 0; i < out.length; i++) out[i] = rng.uniform();
-    return out;
-  }
-  const horizontal = rng.bernoulli(0.5);
-  for (let c = 0; c < 3; c++) {
-    const a = rng.uniform();
-    const b = rng.uniform();
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const t = horizontal ? x / Math.max(1, width - 1) : y / Math.max(1, height - 1);
-        out[c * P + y * width + x] = a + (b - a) * t;
-      }
-    }
-  }
-  return out;
 }

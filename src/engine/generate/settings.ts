@@ -16,6 +16,8 @@ export interface NoisePrompt {
 
 /** Everything one picture needs, defaults filled (see defaultSettings). */
 export interface GenerateSettings {
+  /** the generator (default vqgan) */
+  model?: 'vqgan' | 'biggan' | 'siren';
   prompts: WeightedPrompt[];
   imagePrompts: ImagePrompt[];
   noisePrompts: NoisePrompt[];
@@ -39,6 +41,21 @@ export interface GenerateSettings {
   saveEvery: number;
   /** keep snapshots for a timelapse */
   timelapse: boolean;
+  /** BigGAN: keep the top k classes of each row (big-sleep's max_classes); absent: sigmoid of all */
+  maxClasses?: number;
+  /** BigGAN: softmax temperature of that top-k (default 2) */
+  classTemperature?: number;
+  /** BigGAN: decay of the latents' EMA the picture is drawn from (default 0.99) */
+  emaDecay?: number;
+  /** BigGAN: bilinear rather than nearest resize of the cutouts */
+  bilinear?: boolean;
+  /** SIREN: forward/backward passes per step (deep-daze's gradient_accumulate_every, default 4) */
+  accumulate?: number;
+  /** SIREN: weight of the loss on the cutouts' averaged embedding (deep-daze's averaging_weight, default 0.3) */
+  averagingWeight?: number;
+  /** SIREN: network depth and width (default 16 × 256) */
+  sirenLayers?: number;
+  sirenHidden?: number;
 }
 
 export const DEFAULTS = {
@@ -53,6 +70,20 @@ export const DEFAULTS = {
   initWeight: 0,
   saveEvery: 50,
 };
+
+/**
+ * Each generator's own defaults where a request leaves them out: VQGAN's are generate.py's; BigGAN's
+ * big-sleep's (lr 0.07, Adam, 128 cutouts, 256 px); SIREN's deep-daze's (lr 1e-5, AdamP, batches of 4
+ * cutouts; 256 px rather than its 512, for a CPU).
+ */
+export const MODEL_DEFAULTS = {
+  vqgan: { lr: DEFAULTS.lr, optimiser: DEFAULTS.optimiser, cutn: DEFAULTS.cutn, size: DEFAULTS.width },
+  biggan: { lr: 0.07, optimiser: 'Adam' as OptimiserName, cutn: 128, size: 256 },
+  siren: { lr: 1e-5, optimiser: 'AdamP' as OptimiserName, cutn: 4, size: 256 },
+} as const;
+
+/** The picture sizes BigGAN-deep is released at (biggan-deep-128/256/512). */
+export const BIGGAN_SIZES = [128, 256, 512] as const;
 
 /** Size rounded down to a multiple of the VQGAN factor (at least one token per side). */
 export function roundSize(width: number, height: number, factor: number): { width: number; height: number } {

@@ -1,20 +1,11 @@
 import {
   Graph,
-  add,
   countFlops,
-  clampWithGrad,
-  div,
   grad,
-  maximum,
-  meanAll,
   mul,
   reduceMean,
-  reduceSum,
-  replaceGrad,
-  reshape,
   resizeLinear,
   serialize,
-  square,
   sub,
   unsqueeze,
   type SerializedModel,
@@ -24,6 +15,8 @@ import { sphericalDistance } from '../losses.ts';
 import type { ClipModel } from '../models/clip.ts';
 import type { VqganModel } from '../models/vqgan.ts';
 import { buildCutouts, type CutoutSpec } from './cutouts.ts';
+import type { Painter } from './painter.ts';
+import { synth, vqganLoss } from './vqgan-painter.ts';
 
 export interface StepGraphSpec {
   /** latent [1, E, h, w] */
@@ -41,24 +34,22 @@ export interface BuiltGraph {
   flops?: number;
 }
 
-/** The image a latent decodes to: clamp_with_grad((decoder(quantize_st(z)) + 1) / 2, 0, 1). */
-export function synth(g: Graph, vqgan: VqganModel, z: Tensor): Tensor {
-  return clampWithGrad(div(add(vqgan.decode(g, vqgan.quantize(g, z).zq), 1), 2), 0, 1);
-}
+export { synth } from './vqgan-painter.ts';
+
+/** What the step graph needs of a painter (painter.ts). */
+export type StepPainter = Pick<Painter, 'image' | 'loss' | 'varShape'>;
 
 /**
- * One optimisation step as one graph: straight-through quantise → decode → cutouts → CLIP → weighted
- * spherical-distance losses (+ the init-weight term) → d loss / d z. Inputs are z, the targets and the
- * step's random cutout parameters; outputs the loss, its gradient, the image and the mean distances.
- *
- * Loss, per target row r with sign σ, coefficient a (= |w| / rows of its prompt / cutn) and stop s:
- *   Σ_cutouts Σ_r a_r · replace_grad(σ_r·d, max(σ_r·d, s_r))   (the reference Prompt.forward, summed)
+ * One optimisation step as one graph: variables → the painter's picture → cutouts → CLIP → the painter's
+ * loss → d loss / d z. Inputs are z, the targets and the step's random cutout parameters (and whatever
+ * the painter's loss adds); outputs the loss, its gradient, the image, the mean spherical distances and
+ * the cutout embeddings.
  */
-export function buildStepGraph(clip: ClipModel, vqgan: VqganModel, spec: StepGraphSpec): BuiltGraph {
+export function buildPainterStepGraph(clip: ClipModel, painter: StepPainter, spec: { cut: CutoutSpec; targets: number }, name = 'reverie-step'): BuiltGraph {
   const t0 = performance.now();
   const g = new Graph();
-  const z = g.input('z', spec.zShape);
-  const img = synth(g, vqgan, z);
+  const z = g.input('z', painter.varShape);
+  const img = painter.image(g, z);
   const embeds = encodeCutouts(g, clip, img, spec.cut);
   const K = spec.targets;
   const D = clip.config.embedDim;
@@ -66,21 +57,29 @@ export function buildStepGraph(clip: ClipModel, vqgan: VqganModel, spec: StepGra
   const sign = g.input('target_sign', [K]);
   const coef = g.input('target_coef', [K]);
   const stop = g.input('target_stop', [K]);
-  const d = sphericalDistance(unsqueeze(embeds, [1]), unsqueeze(targets, [0])); // [cutn, K]
-  const signed = mul(d, sign);
-  const stopped = replaceGrad(signed, maximum(signed, stop));
-  let loss = reshape(reduceSum(mul(stopped, coef), [0, 1], false), []);
-  const anchor = g.input('init_anchor', spec.zShape);
-  const initCoef = g.input('init_coef', []);
-  loss = add(loss, mul(meanAll(square(sub(z, anchor))), initCoef));
+  const loss = painter.loss(g, { z, embeds, targets, sign, coef, stop });
   const [gz] = grad(loss, [z]);
   g.output(loss, 'loss');
   g.output(gz!, 'grad_z');
   g.output(img, 'image');
-  g.output(reduceMean(d, [0], false), 'dist');
+  g.output(reduceMean(sphericalDistance(unsqueeze(embeds, [1]), unsqueeze(targets, [0])), [0], false), 'dist');
   g.output(embeds, 'embeds');
-  const model = serialize(g, { name: 'reverie-step' });
+  const model = serialize(g, { name });
   return { model, nodeCount: model.nodeCount, buildMs: performance.now() - t0, flops: countFlops(g) };
+}
+
+/** The VQGAN step graph (buildPainterStepGraph with VQGAN's picture and loss). */
+export function buildStepGraph(clip: ClipModel, vqgan: VqganModel, spec: StepGraphSpec): BuiltGraph {
+  return buildPainterStepGraph(clip, { varShape: spec.zShape, image: (g, z) => synth(g, vqgan, z), loss: (g, t) => vqganLoss(g, t, spec.zShape) }, spec);
+}
+
+/** The picture alone from the variables (the shown image of painters that show other variables, e.g. an EMA). */
+export function buildRenderGraph(painter: Pick<Painter, 'image' | 'varShape'>): BuiltGraph {
+  const t0 = performance.now();
+  const g = new Graph();
+  g.output(painter.image(g, g.input('z', painter.varShape)), 'image');
+  const model = serialize(g, { name: 'reverie-render' });
+  return { model, nodeCount: model.nodeCount, buildMs: performance.now() - t0 };
 }
 
 /** CLIP embeddings of the cutouts of img (resized to the CLIP input when needed by the cutout stage). */
