@@ -20,6 +20,7 @@ export function createEngineRunners(config: Config, opts: EngineRunnersOptions):
         vqganDir: paths.vqgan.dir,
         device: parseDevice(d.name),
         ...(config.threadsPerDevice ? { threads: config.threadsPerDevice } : {}),
+        whisper: { checkpoint: config.whisperModel },
         onWorkerRestart: (device, reason) => {
           opts.logger.warn({ device, reason }, 'engine worker stopped; started a new one');
           opts.onWorkerRestart?.(device, reason);
