@@ -27,6 +27,8 @@ export interface RegisterResult {
   scope: 'guild' | 'global';
   guildId?: string;
   names: string[];
+  /** those of names that are message context-menu commands (Apps → name) */
+  menus: string[];
 }
 
 /** Bulk-overwrites the commands for the guild or globally; returns what Discord now has. */
@@ -49,8 +51,10 @@ export async function registerCommands(config: Config, opts: { global?: boolean;
       status === 401 ? ' (is DISCORD_TOKEN right?)' : status === 403 ? ' (is the bot in that server, invited with the applications.commands scope?)' : status === 404 ? ' (check DISCORD_APP_ID and DISCORD_GUILD_ID)' : '';
     throw new CliError(`Discord refused the commands: ${(err as Error).message}${hint}`);
   }
-  const names = (Array.isArray(res) ? (res as { name: string }[]) : []).map((c) => c.name);
-  return { scope: guildId ? 'guild' : 'global', ...(guildId ? { guildId } : {}), names };
+  const list = Array.isArray(res) ? (res as { name: string; type?: number }[]) : [];
+  const names = list.map((c) => c.name);
+  const menus = list.filter((c) => c.type === 3).map((c) => c.name);
+  return { scope: guildId ? 'guild' : 'global', ...(guildId ? { guildId } : {}), names, menus };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -75,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const r = await registerCommands(config, { global: values.global, guildId: values.guild });
   const where = r.scope === 'guild' ? `server ${r.guildId} (available now)` : 'all servers (global; may take up to an hour to appear)';
-  process.stdout.write(`Registered ${r.names.map((n) => `/${n}`).join(', ')} in ${where}.\n`);
+  process.stdout.write(`Registered ${r.names.map((n) => (r.menus.includes(n) ? `Apps → ${n}` : `/${n}`)).join(', ')} in ${where}.\n`);
   return 0;
 }
 

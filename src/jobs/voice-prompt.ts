@@ -26,7 +26,8 @@ export function promptFromSpeech(transcript: string): string {
     if (s === before) break;
   }
   s = s.replace(/[\s.,;:!?…]+$/u, '').trim();
-  return s;
+  // spoken words are taken literally: no prompt weights ("a: 2") or alternatives ("a | b")
+  return s.replace(/\s*[|:]\s*/g, ', ').replace(/^, |, $/g, '');
 }
 
 /** Spoken words and a typed prompt together (the typed one first), for /imagine prompt:… voice:…. */
