@@ -138,6 +138,8 @@ async function matmulGflops(threads: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // Whisper's seconds per 30-second window instead (src/cli/bench-whisper.ts)
+  if (process.argv.includes('--whisper')) return void process.stdout.write(`${JSON.stringify(await (await import('./bench-whisper.ts')).benchWhisper(process.argv), null, 2)}\n`);
   device = parseDevice(arg('device', 'cpu'));
   const steps = Number(arg('steps', '3'));
   const threads = Number(arg('threads', String(os.availableParallelism())));
