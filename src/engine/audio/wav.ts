@@ -16,7 +16,7 @@ export interface DecodedPcm {
   channels: number;
 }
 
-/** The number of seconds a WAV file holds, from its header alone (for the length limit before decoding). */
+/** The layout of a WAV file from its header alone (its length is checked against the limit before decoding). */
 export function wavInfo(b: Uint8Array): { sampleRate: number; channels: number; format: 'int' | 'float'; bits: number; dataOffset: number; dataBytes: number } {
   if (!isWav(b)) throw new AudioError('not_audio', 'not a WAV file');
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
