@@ -15,13 +15,19 @@ import { buildRequest, MAX_PROMPT_CHARS, ValidationError } from './validate.ts';
 
 export const PAINT_THIS = 'Paint this';
 
-/** The text of a message as a prompt: mentions and links out, whitespace folded, cut to the limit. */
+/**
+ * The text of a message as a prompt: mentions, custom emoji and links out, whitespace folded, taken
+ * literally (a message is not written in the prompt syntax: `|` and `:` become commas), cut to the limit.
+ */
 export function promptFromMessage(content: string): string {
   const s = content
     .replace(/<a?:\w+:\d+>/g, ' ') // custom emoji
     .replace(/<[@#][!&]?\d+>/g, ' ') // mentions
     .replace(/https?:\/\/\S+/g, ' ')
     .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/\s*[|:]\s*/g, ', ')
+    .replace(/^(, )+|(, )+$/g, '')
     .trim();
   return s.length > MAX_PROMPT_CHARS ? s.slice(0, MAX_PROMPT_CHARS).replace(/\s+\S*$/, '') : s;
 }

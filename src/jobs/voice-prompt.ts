@@ -30,10 +30,14 @@ export function promptFromSpeech(transcript: string): string {
   return s.replace(/\s*[|:]\s*/g, ', ').replace(/^, |, $/g, '');
 }
 
-/** Spoken words and a typed prompt together (the typed one first), for /imagine prompt:… voice:…. */
+/**
+ * Spoken words and a typed prompt together (the typed one first), for /imagine prompt:… voice:…: one
+ * prompt ("watercolour, a fox"), or, when the typed one uses the prompt syntax (weights, `|`), the
+ * spoken words as one more prompt ("a:2 | b | a fox").
+ */
 export function combinePrompts(typed: string | null | undefined, spoken: string): string {
   const t = (typed ?? '').trim();
   if (!t) return spoken;
   if (!spoken) return t;
-  return `${t}, ${spoken}`;
+  return /[|:]/.test(t) ? `${t} | ${spoken}` : `${t}, ${spoken}`;
 }

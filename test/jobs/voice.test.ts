@@ -22,6 +22,7 @@ describe('promptFromSpeech', () => {
     expect(combinePrompts('oil painting', 'a fox')).toBe('oil painting, a fox');
     expect(combinePrompts(null, 'a fox')).toBe('a fox');
     expect(combinePrompts('a fox', '')).toBe('a fox');
+    expect(combinePrompts('oil painting:0.5 | blurry:-1', 'a fox')).toBe('oil painting:0.5 | blurry:-1 | a fox');
   });
 });
 
