@@ -182,6 +182,13 @@ export const VARIABLES = {
     doc: 'BigGAN-deep folder under MODELS_DIR (config.json + pytorch_model.bin) for /imagine model:biggan; biggan-deep-128 and -512 beside it serve those sizes.',
     group: 'models',
   }),
+  WHISPER_MODEL: v({
+    schema: z.string().regex(/^[^\0]+$/),
+    expects: 'a .pt file path under MODELS_DIR (or an absolute path)',
+    default: 'whisper/base.pt',
+    doc: 'Whisper checkpoint for voice prompts (`npm run models:pull -- --whisper base` fetches it with its tokenizer rank file beside it).',
+    group: 'models',
+  }),
   REVERIE_HF_BASE: v({
     schema: httpUrl(),
     expects: 'an http(s) URL such as "https://huggingface.co"',
@@ -266,6 +273,13 @@ export const VARIABLES = {
     doc: 'A progress snapshot (and checkpoint) every this many steps.',
     group: 'limits',
   }),
+  MAX_AUDIO_SECONDS: v({
+    schema: int(1, 600),
+    expects: 'a whole number of seconds, 1–600',
+    default: '60',
+    doc: 'Longest voice message or audio clip transcribed for a prompt.',
+    group: 'limits',
+  }),
   HTTP_PORT: v({
     schema: int(1, 65_535),
     expects: 'a TCP port, 1–65535',
@@ -302,6 +316,8 @@ export interface Config {
   clipModel: string;
   vqganModel: string;
   bigganModel: string;
+  /** Absolute path of the Whisper checkpoint (WHISPER_MODEL under MODELS_DIR). */
+  whisperModel: string;
   hfBase: string;
   heiboxBase: string;
   dataDir: string;
@@ -314,6 +330,7 @@ export interface Config {
   maxSize: number;
   defaultCutn: number;
   saveEvery: number;
+  maxAudioSeconds: number;
   /** Loopback port for /healthz and /metrics; undefined = off. */
   httpPort: number | undefined;
   logLevel: LogLevel;
@@ -405,6 +422,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     clipModel: values.CLIP_MODEL as string,
     vqganModel: values.VQGAN_MODEL as string,
     bigganModel: values.BIGGAN_MODEL as string,
+    whisperModel: path.resolve(modelsDir, values.WHISPER_MODEL as string),
     hfBase: values.REVERIE_HF_BASE as string,
     heiboxBase: values.REVERIE_HEIBOX_BASE as string,
     dataDir: abs(values.DATA_DIR as string),
@@ -417,6 +435,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     maxSize: num('MAX_SIZE'),
     defaultCutn: num('DEFAULT_CUTN'),
     saveEvery: num('SAVE_EVERY'),
+    maxAudioSeconds: num('MAX_AUDIO_SECONDS'),
     httpPort: values.HTTP_PORT as number | undefined,
     logLevel: values.LOG_LEVEL as LogLevel,
   };

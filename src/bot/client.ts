@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import { handleButton } from './buttons.ts';
 import type { BotContext } from './context.ts';
 import { errorSummary } from './discord-port.ts';
-import { replyPrivately, type Command } from './interaction.ts';
+import { replyPrivately, type AnyCommand, type Command, type MessageCommand } from './interaction.ts';
 import { handleReaction } from './reactions.ts';
 
 /**
@@ -23,8 +23,9 @@ export function createClient(config: Pick<Config, 'discordApiUrl'>, overrides: P
   });
 }
 
-export function wireHandlers(client: Client, ctx: BotContext, commands: readonly Command[]): void {
-  const byName = new Map(commands.map((c) => [c.name, c]));
+export function wireHandlers(client: Client, ctx: BotContext, commands: readonly AnyCommand[]): void {
+  const byName = new Map(commands.filter((c): c is Command => !('kind' in c)).map((c) => [c.name, c]));
+  const onMessage = new Map(commands.filter((c): c is MessageCommand => 'kind' in c && c.kind === 'message').map((c) => [c.name, c]));
   const log = ctx.log;
 
   const onInteraction = async (i: Interaction): Promise<void> => {
@@ -32,6 +33,12 @@ export function wireHandlers(client: Client, ctx: BotContext, commands: readonly
       const cmd = byName.get(i.commandName);
       if (!cmd) return replyPrivately(i, `I don't know the command /${i.commandName}. It may be from an older version of the bot.`);
       log.debug({ command: i.commandName, user: i.user.id, interaction: i.id }, 'command');
+      return cmd.execute(i, ctx);
+    }
+    if (i.isMessageContextMenuCommand()) {
+      const cmd = onMessage.get(i.commandName);
+      if (!cmd) return replyPrivately(i, `I don't know the command “${i.commandName}”. It may be from an older version of the bot.`);
+      log.debug({ command: i.commandName, user: i.user.id, interaction: i.id, message: i.targetId }, 'message command');
       return cmd.execute(i, ctx);
     }
     if (i.isButton()) return handleButton(i, ctx);

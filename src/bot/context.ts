@@ -6,12 +6,15 @@ import type { Config } from '../config.ts';
 import type { AttachmentPolicy } from './attachments.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
+import type { Transcriber } from '../jobs/transcriber.ts';
 import type { DiscordPort } from './discord-port.ts';
 import type { Presenter } from './presenter.ts';
 
 export interface BotContext {
   config: Config;
   scheduler: Scheduler;
+  /** voice prompts: speech to text on the devices */
+  transcriber: Transcriber;
   store: JobStoreApi;
   presenter: Presenter;
   port: DiscordPort;

@@ -7,7 +7,9 @@ import {
   PermissionFlagsBits,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
+  type MessageContextMenuCommandInteraction,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
+  type RESTPostAPIContextMenuApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Config } from '../config.ts';
 import type { JobRecord } from '../jobs/types.ts';
@@ -20,11 +22,21 @@ export interface Command {
   execute(interaction: ChatInputCommandInteraction, ctx: BotContext): Promise<void>;
 }
 
+/** A message context-menu command (Apps → name on a message). */
+export interface MessageCommand {
+  kind: 'message';
+  name: string;
+  definition(config: Config): RESTPostAPIContextMenuApplicationCommandsJSONBody;
+  execute(interaction: MessageContextMenuCommandInteraction, ctx: BotContext): Promise<void>;
+}
+
+export type AnyCommand = Command | MessageCommand;
+
 /** An ephemeral (flags 64) answer, whether or not the interaction was deferred already. */
-export async function replyPrivately(interaction: ChatInputCommandInteraction | ButtonInteraction, content: string): Promise<void> {
+export async function replyPrivately(interaction: ChatInputCommandInteraction | MessageContextMenuCommandInteraction | ButtonInteraction, content: string): Promise<void> {
   const payload = { content: content.slice(0, 2000), flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] } };
   if (interaction.deferred || interaction.replied) {
-    if (interaction.isChatInputCommand() && interaction.deferred && !interaction.ephemeral && !interaction.replied) {
+    if ((interaction.isChatInputCommand() || interaction.isMessageContextMenuCommand()) && interaction.deferred && !interaction.ephemeral && !interaction.replied) {
       // a public "thinking…" placeholder: remove it, then answer privately
       await interaction.deleteReply().catch(() => undefined);
     }

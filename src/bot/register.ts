@@ -7,12 +7,14 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
-import type { Command } from './interaction.ts';
+import type { AnyCommand } from './interaction.ts';
 
 export interface RegisterResult {
   scope: 'guild' | 'global';
   guildId?: string;
   names: string[];
+  /** those of names that are message context-menu commands (Apps → name) */
+  menus: string[];
 }
 
 export class RegisterError extends Error {
@@ -37,8 +39,10 @@ export async function putCommands(config: Config, body: unknown[], opts: { globa
       status === 401 ? ' (is DISCORD_TOKEN right?)' : status === 403 ? ' (is the bot in that server, invited with the applications.commands scope?)' : status === 404 ? ' (check DISCORD_APP_ID and DISCORD_GUILD_ID)' : '';
     throw new RegisterError(`Discord refused the commands: ${(err as Error).message}${hint}`);
   }
-  const names = (Array.isArray(res) ? (res as { name: string }[]) : []).map((c) => c.name);
-  return { scope: guildId ? 'guild' : 'global', ...(guildId ? { guildId } : {}), names };
+  const list = Array.isArray(res) ? (res as { name: string; type?: number }[]) : [];
+  const names = list.map((c) => c.name);
+  const menus = list.filter((c) => c.type === 3).map((c) => c.name);
+  return { scope: guildId ? 'guild' : 'global', ...(guildId ? { guildId } : {}), names, menus };
 }
 
 const HASH_KEY = 'commands.registered';
@@ -55,7 +59,7 @@ export function registrationHash(config: Config, body: unknown[], appId: string 
  */
 export async function registerIfChanged(
   config: Config,
-  commands: readonly Command[],
+  commands: readonly AnyCommand[],
   store: JobStoreApi,
   log: Logger,
   appId = config.discordAppId,

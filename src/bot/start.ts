@@ -12,12 +12,13 @@ import { DEFAULT_ATTACHMENT_POLICY, type AttachmentPolicy } from './attachments.
 import { getLogger } from '../log.ts';
 import { Scheduler, type SchedulerOptions } from '../jobs/scheduler.ts';
 import { openStore } from '../jobs/store.ts';
+import { Transcriber } from '../jobs/transcriber.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { JobRunner } from '../jobs/types.ts';
 import { createClient, wireHandlers } from './client.ts';
 import { LimitsStore, type BotContext, type BotMetrics } from './context.ts';
 import { DiscordJsPort, errorSummary } from './discord-port.ts';
-import type { Command } from './interaction.ts';
+import type { AnyCommand } from './interaction.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
 import { createEngineRunners } from '../jobs/engine-runners.ts';
 import { registerIfChanged } from './register.ts';
@@ -26,7 +27,7 @@ import { startOpsServer, type OpsServer } from '../observability/http.ts';
 
 export interface BotDeps {
   /** The slash commands (src/commands/index.ts's COMMANDS): the bot routes to them but does not import them. */
-  commands: readonly Command[];
+  commands: readonly AnyCommand[];
   /** Runners to use (one per device). Default: one engine worker per device (src/jobs/engine-runners.ts). */
   runners?: JobRunner[];
   /** An open store (then the caller closes it). Default: opened from DATA_DIR / DB_PATH. */
@@ -92,6 +93,7 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   const ctx: BotContext = {
     config,
     scheduler,
+    transcriber: new Transcriber(runners, { busyDevices: () => scheduler.runningJobs().flatMap((j) => (j.device ? [j.device] : [])) }),
     store,
     presenter,
     port,

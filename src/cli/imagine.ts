@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { reportError } from './args.ts';
 import { helpText, parseImagineArgs, type ImagineOptions } from './imagine-options.ts';
+import { takeVoiceArgs, VOICE_HELP, withVoice } from './voice.ts';
 import type { StepReport } from '../engine/generate/generator.ts';
 
 export interface ImagineIo {
@@ -44,9 +45,12 @@ export async function imagineMain(argv: string[], io: ImagineIo = defaultIo()): 
       error: (line) => io.stderr.write(`${line}\n`),
     });
   }
-  const opts = parseImagineArgs(argv, io.env ?? process.env, io.cwd ?? process.cwd());
+  if (argv[0] === 'transcribe') return (await import('./voice.ts')).transcribeMain(argv.slice(1), io);
+  const voice = takeVoiceArgs(argv);
+  const parse = (a: string[]) => parseImagineArgs(a, io.env ?? process.env, io.cwd ?? process.cwd());
+  const opts = voice.voice ? await withVoice({ ...voice, voice: voice.voice }, parse, io) : parse(voice.whisper ? voice.rest : argv);
   if (opts.help) {
-    io.stdout.write(`${helpText()}\n`);
+    io.stdout.write(`${helpText()}\n\n${VOICE_HELP}\n`);
     return 0;
   }
   return paint(opts, io);

@@ -1,5 +1,5 @@
 /**
- * npm run models:pull [-- --check] [-- --models-dir DIR]
+ * npm run models:pull [-- --check] [-- --models-dir DIR] [-- --whisper [tiny|base|small]]
  *
  * Downloads the default CLIP and VQGAN weights into MODELS_DIR (resuming partial downloads), checks
  * every file, writes MODELS_DIR/manifest.json. Exit 0 when every file is in place and checks out,
@@ -7,19 +7,33 @@
  */
 import { ConfigError, loadConfig } from '../config.ts';
 import { pullModels } from '../model-files/pull.ts';
+import { WHISPER_PULL_SIZES, whisperModelSpec, type WhisperPullSize } from '../model-files/whisper.ts';
 
-const USAGE = `Usage: npm run models:pull [-- --check] [-- --models-dir DIR]
+const USAGE = `Usage: npm run models:pull [-- --check] [-- --models-dir DIR] [-- --whisper [tiny|base|small]]
 
 Downloads CLIP ViT-B/32 and VQGAN imagenet_f16_16384 (about 1.6 GB) into MODELS_DIR (default ./models),
 resuming partial downloads, and checks every file's tensors. --check only checks what is there.
+--whisper [SIZE] fetches Whisper instead (default base, ~145 MB) for voice prompts, with its tokenizer
+rank file, into MODELS_DIR/whisper/, and verifies both by sha256 (the checkpoint's is in its URL).
 Environment: MODELS_DIR, REVERIE_HF_BASE, REVERIE_HEIBOX_BASE (see .env.example).`;
 
 async function main(argv: string[]): Promise<number> {
   let checkOnly = false;
   let modelsDir: string | undefined;
+  let whisper: WhisperPullSize | undefined;
+  const isSize = (v: string | undefined): v is WhisperPullSize => WHISPER_PULL_SIZES.includes(v as WhisperPullSize);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--check') checkOnly = true;
+    else if (a === '--whisper') whisper = isSize(argv[i + 1]) ? (argv[++i] as WhisperPullSize) : 'base';
+    else if (a.startsWith('--whisper=')) {
+      const v = a.slice('--whisper='.length);
+      if (!isSize(v)) {
+        process.stderr.write(`models:pull: --whisper expects one of ${WHISPER_PULL_SIZES.join(', ')}, got "${v}"\n`);
+        return 2;
+      }
+      whisper = v;
+    }
     else if (a === '--models-dir') modelsDir = argv[++i];
     else if (a.startsWith('--models-dir=')) modelsDir = a.slice('--models-dir='.length);
     else if (a === '-h' || a === '--help') {
@@ -48,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     modelsDir: dir,
     bases: { hf: config.hfBase, heibox: config.heiboxBase },
     checkOnly,
+    ...(whisper ? { specs: [whisperModelSpec(whisper)] } : {}),
   });
   if (result.ok) {
     process.stdout.write(`${result.report}\n`);

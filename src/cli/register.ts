@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const r = await registerCommands(config, { global: values.global, guildId: values.guild });
   const where = r.scope === 'guild' ? `server ${r.guildId} (available now)` : 'all servers (global; may take up to an hour to appear)';
-  process.stdout.write(`Registered ${r.names.map((n) => `/${n}`).join(', ')} in ${where}.\n`);
+  process.stdout.write(`Registered ${r.names.map((n) => (r.menus.includes(n) ? `Apps → ${n}` : `/${n}`)).join(', ')} in ${where}.\n`);
   return 0;
 }
 

@@ -1,9 +1,11 @@
 /**
- * /imagine prompt:<text> [style] [aspect] [size] [steps] [seed] [image_prompt] [init_image]
+ * /imagine [prompt:<text>] [voice:<audio>] [style] [aspect] [size] [steps] [seed] [image_prompt] [init_image]
  *          [cutouts] [learning_rate] [optimiser]
  *
  * Validates everything it can before answering (errors are ephemeral), defers within Discord's 3 s,
  * downloads attachments from Discord's CDN, queues the job and hands the reply message to the presenter.
+ * With voice: the clip is transcribed first ("🎙️ heard: “…”" in the reply, the job in a follow-up) and
+ * its words are the prompt, after the typed one when both are given.
  */
 import { InteractionContextType, SlashCommandBuilder, type Attachment, type ChatInputCommandInteraction } from 'discord.js';
 import type { Config } from '../config.ts';
@@ -14,6 +16,9 @@ import { displayName, replyPrivately, type Command } from '../bot/interaction.ts
 import { queueAndPresent } from '../bot/queue-job.ts';
 import { REQUEST_FIELDS, type RequestFields } from '../engine/request-schema.ts';
 import type { GenerationRequest } from '../jobs/types.ts';
+import { combinePrompts } from '../jobs/voice-prompt.ts';
+import { checkAudioMeta, VoiceError } from '../bot/voice.ts';
+import { listen, postJobMessage } from './listen.ts';
 import { addRequestOptions, readRequestOptions } from './request-options.ts';
 import { ASPECTS, buildRequest, MAX_PROMPT_CHARS, STYLES, ValidationError } from './validate.ts';
 
@@ -30,9 +35,9 @@ export function imagineDefinition(_config: Config, fields: RequestFields = REQUE
       o
         .setName('prompt')
         .setDescription('What to paint. Weighted: "a lighthouse:1 | storm:0.5 | blurry:-1"')
-        .setRequired(true)
         .setMaxLength(MAX_PROMPT_CHARS),
     )
+    .addAttachmentOption((o) => o.setName('voice').setDescription('Say what to paint: a voice clip (Ogg/Opus or WAV), after the prompt if both'))
     .addStringOption((o) =>
       o
         .setName('style')
@@ -58,25 +63,29 @@ function attachmentInfo(label: string, a: Attachment): AttachmentInfo {
 
 export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotContext): Promise<void> {
   const o = i.options;
+  const typed = o.getString('prompt');
+  const voice = o.getAttachment('voice');
+  if (!voice && !typed?.trim()) return replyPrivately(i, "I can't paint that yet: the prompt is empty. Type a prompt, attach a voice clip (voice:), or both.");
+  const input = (prompt: string) => ({ ...readRequestOptions(o), prompt, style: o.getString('style'), aspect: o.getString('aspect'), size: o.getInteger('size') });
   let built;
   try {
-    built = buildRequest(
-      {
-        ...readRequestOptions(o),
-        prompt: o.getString('prompt', true),
-        style: o.getString('style'),
-        aspect: o.getString('aspect'),
-        size: o.getInteger('size'),
-      },
-      ctx.limits.get(),
-      ctx.defaults,
-    );
+    // with a voice clip, everything but the words is checked now, before listening
+    built = buildRequest(input(typed?.trim() ? typed : 'a voice prompt'), ctx.limits.get(), ctx.defaults);
   } catch (e) {
     if (e instanceof ValidationError) return replyPrivately(i, `I can't paint that yet: ${e.userMessage}`);
     throw e;
   }
 
   const policy = { ...ctx.attachments, maxBytes: Math.min(ctx.attachments.maxBytes, i.attachmentSizeLimit ?? Infinity) };
+  const clip = voice ? attachmentInfo('voice', voice) : undefined;
+  if (clip) {
+    try {
+      checkAudioMeta(clip, policy);
+    } catch (e) {
+      if (e instanceof VoiceError) return replyPrivately(i, e.userMessage);
+      throw e;
+    }
+  }
   const wanted: AttachmentInfo[] = [];
   for (const label of ['image_prompt', 'init_image'] as const) {
     const a = o.getAttachment(label);
@@ -100,6 +109,16 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
 
   await i.deferReply();
 
+  if (clip) {
+    const spoken = await listen(i, ctx, clip, policy);
+    if (spoken === undefined) return;
+    try {
+      built = buildRequest(input(combinePrompts(typed, spoken)), ctx.limits.get(), ctx.defaults);
+    } catch (e) {
+      if (e instanceof ValidationError) return replyPrivately(i, `I can't paint that: ${e.userMessage}`);
+      throw e;
+    }
+  }
   const request: GenerationRequest = { ...built.request };
   try {
     for (const info of wanted) {
@@ -123,8 +142,9 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
       }),
     refused: (e) => replyPrivately(i, e.userMessage),
     logAs: 'imagine: queued',
-    logFields: { user: i.user.id, steps: request.steps, size: `${request.width}x${request.height}` },
+    logFields: { user: i.user.id, steps: request.steps, size: `${request.width}x${request.height}`, ...(clip ? { voice: true } : {}) },
     post: async (msg) => {
+      if (clip) return postJobMessage(i, msg);
       const m = await i.editReply(toDiscordPayload(msg));
       return { channelId: m.channelId, messageId: m.id };
     },

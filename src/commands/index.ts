@@ -1,10 +1,11 @@
 import type { Config } from '../config.ts';
 import { imagine } from './imagine.ts';
+import { paintThis } from './paint-this.ts';
 import { queue } from './queue.ts';
 import { reverie } from './reverie.ts';
-import type { Command } from '../bot/interaction.ts';
+import type { AnyCommand } from '../bot/interaction.ts';
 
-export const COMMANDS: readonly Command[] = [imagine, queue, reverie];
+export const COMMANDS: readonly AnyCommand[] = [imagine, queue, reverie, paintThis];
 
 /** The JSON bodies to register (PUT bulk overwrite). */
 export function commandDefinitions(config: Config) {

@@ -71,6 +71,13 @@ export function renderStats(ctx: BotContext): string {
   for (const d of st.devices) {
     out.push(`• \`${d.device}\`: median ${d.medianSecPerStep.toFixed(3)} s/step (${d.medianSecPerUnitStep.toFixed(3)} s at 256², 32 cutouts) over ${d.runs} job(s)`);
   }
+  const v = ctx.transcriber.stats();
+  out.push('', '**Voice prompts** (since the bot started)');
+  out.push(
+    v.count || v.failures
+      ? `${v.count} clip(s) transcribed${v.failures ? `, ${v.failures} failed` : ''} · median ${v.medianSec?.toFixed(2) ?? "?"} s each (${v.medianSecPerAudioSec?.toFixed(3) ?? '?'} s per second of audio) · ${v.totalSec.toFixed(1)} s of device time in all`
+      : ctx.transcriber.available ? 'None yet.' : 'Not available (no device can transcribe).',
+  );
   out.push('', `**Now**: ${st.active.running} running, ${st.active.queued} waiting`, describeDevices(ctx));
   return out.join('\n');
 }

@@ -17,11 +17,14 @@ export interface WorkerInit {
   siren?: { numLayers?: number; dimHidden?: number };
   device: Device;
   threads?: number;
+  /** Whisper for voice prompts, loaded on the first transcription */
+  whisper?: { checkpoint: string; rankFile?: string };
 }
 
 export type ToWorker =
   | { type: 'start'; jobId: string; request: GenerationRequest; resume?: EngineState; timelapse: boolean }
   | { type: 'cancel'; jobId: string; reason: unknown }
+  | { type: 'transcribe'; reqId: number; pcm: Float32Array; language?: string }
   | { type: 'crash-for-test' };
 
 export type FromWorker =
@@ -30,7 +33,9 @@ export type FromWorker =
   | { type: 'snapshot'; jobId: string; step: number; png: Uint8Array; state: EngineState }
   | { type: 'aborted'; jobId: string; state?: EngineState }
   | { type: 'done'; jobId: string; png: Uint8Array; timelapseWebp?: Uint8Array; timelapseGif?: Uint8Array; finalZ: { data: Float32Array; shape: number[] }; metadata: Record<string, unknown>; stepMs: number[] }
-  | { type: 'error'; jobId?: string; message: string };
+  | { type: 'error'; jobId?: string; message: string }
+  | { type: 'transcript'; reqId: number; text: string; language: string; noSpeechProb: number; audioSeconds: number; ms: number }
+  | { type: 'transcript-error'; reqId: number; message: string };
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -54,7 +59,34 @@ port.on('message', (msg: ToWorker) => {
     throw new Error('simulated engine crash');
   });
   else if (msg.type === 'start') void start(msg);
+  else if (msg.type === 'transcribe') speech = speech.then(() => transcribe(msg));
 });
+
+// Speech: one transcription at a time, beside the paint job (each await lets the other run a step).
+let speech: Promise<void> = Promise.resolve();
+let whisper: Promise<import('./whisper/index.ts').Whisper> | undefined;
+
+async function transcribe(msg: Extract<ToWorker, { type: 'transcribe' }>): Promise<void> {
+  try {
+    const w = init.whisper;
+    if (!w) throw new Error('speech recognition is not set up on this painter (WHISPER_MODEL)');
+    const { Whisper } = await import('./whisper/index.ts');
+    whisper ??= import('node:fs').then((fs) => {
+      if (!fs.existsSync(w.checkpoint)) throw new Error(`the Whisper checkpoint ${w.checkpoint} is missing (npm run models:pull -- --whisper base)`);
+      return Whisper.load(w.checkpoint, { device: init.device, ...(w.rankFile ? { rankFile: w.rankFile } : {}), ...(init.threads ? { threads: init.threads } : {}) });
+    });
+    const model = await whisper.catch((err: unknown) => {
+      whisper = undefined; // try again next time (the file may be pulled meanwhile)
+      throw err;
+    });
+    const t0 = performance.now();
+    const t = await model.transcribe(msg.pcm, msg.language ? { language: msg.language } : {});
+    const noSpeechProb = t.segments.length ? Math.min(...t.segments.map((s) => s.noSpeechProb)) : 1;
+    send({ type: 'transcript', reqId: msg.reqId, text: t.text, language: t.language, noSpeechProb, audioSeconds: msg.pcm.length / 16000, ms: performance.now() - t0 });
+  } catch (err) {
+    send({ type: 'transcript-error', reqId: msg.reqId, message: (err as Error).message });
+  }
+}
 
 async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const ac = new AbortController();

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { Checkpoint, JobRecord, JobResult, JobRunner, JobRunnerContext } from './types.ts';
+import type { Checkpoint, JobRecord, JobResult, JobRunner, JobRunnerContext, SpeechRequest, SpeechResult } from './types.ts';
 import type { Device } from '../engine/graph/index.ts';
 import type { EngineState } from '../engine/generate/generator.ts';
 import type { FromWorker, ToWorker, WorkerInit } from '../engine/worker.ts';
@@ -17,6 +17,8 @@ export interface EngineRunnerOptions {
   /** keep snapshots and make a timelapse (default true) */
   timelapse?: boolean;
   onWorkerRestart?(device: string, reason: string): void;
+  /** Whisper for voice prompts (loaded by the worker on the first transcription) */
+  whisper?: { checkpoint: string; rankFile?: string };
 }
 
 interface Active {
@@ -43,6 +45,8 @@ export class EngineRunner implements JobRunner {
   private worker!: Worker;
   private ready!: Promise<void>;
   private active: Active | null = null;
+  private readonly speech = new Map<number, { resolve(r: SpeechResult): void; reject(e: Error): void }>();
+  private nextSpeech = 1;
   private closed = false;
   restarts = 0;
   state: EngineRunnerState = 'starting';
@@ -59,8 +63,8 @@ export class EngineRunner implements JobRunner {
   }
 
   private spawn(): void {
-    const { clipDir, vqganDir, bigganDir, siren, device, threads } = this.opts;
-    const init: WorkerInit = { clipDir, vqganDir, device, ...(bigganDir ? { bigganDir } : {}), ...(siren ? { siren } : {}), ...(threads ? { threads } : {}) };
+    const { clipDir, vqganDir, bigganDir, siren, device, threads, whisper } = this.opts;
+    const init: WorkerInit = { clipDir, vqganDir, device, ...(bigganDir ? { bigganDir } : {}), ...(siren ? { siren } : {}), ...(threads ? { threads } : {}), ...(whisper ? { whisper } : {}) };
     const w = new Worker(fileURLToPath(workerUrl), { workerData: init });
     this.worker = w;
     let readyResolve!: () => void;
@@ -86,6 +90,8 @@ export class EngineRunner implements JobRunner {
       const a = this.active;
       this.active = null;
       a?.reject(new Error(`the engine worker on ${this.device} stopped (${reason}); the job could not finish`));
+      for (const p of this.speech.values()) p.reject(new Error(`the engine worker on ${this.device} stopped (${reason}) while transcribing`));
+      this.speech.clear();
       if (!this.closed) {
         [this.state, this.lastError] = ['restarting', reason];
         this.restarts++;
@@ -98,6 +104,13 @@ export class EngineRunner implements JobRunner {
   }
 
   private onMessage(m: FromWorker): void {
+    if (m.type === 'transcript' || m.type === 'transcript-error') {
+      const p = this.speech.get(m.reqId);
+      this.speech.delete(m.reqId);
+      if (m.type === 'transcript-error') p?.reject(new Error(m.message));
+      else p?.resolve({ text: m.text, language: m.language, noSpeechProb: m.noSpeechProb, audioSeconds: m.audioSeconds, ms: m.ms, device: this.device });
+      return;
+    }
     const a = this.active;
     if (!a || !('jobId' in m) || m.jobId !== a.jobId) return;
     switch (m.type) {
@@ -148,6 +161,16 @@ export class EngineRunner implements JobRunner {
         timelapse: this.opts.timelapse ?? true,
         ...(ctx.resume ? { resume: fromCheckpoint(ctx.resume) } : {}),
       });
+    });
+  }
+
+  /** Speech to text in this device's worker, beside its paint job (see src/jobs/transcriber.ts). */
+  transcribe(req: SpeechRequest): Promise<SpeechResult> {
+    if (this.closed) return Promise.reject(new Error(`the ${this.device} engine is shut down`));
+    const reqId = this.nextSpeech++;
+    return new Promise<SpeechResult>((resolve, reject) => {
+      this.speech.set(reqId, { resolve, reject });
+      this.post({ type: 'transcribe', reqId, pcm: req.pcm, ...(req.language ? { language: req.language } : {}) });
     });
   }
 

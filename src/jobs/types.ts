@@ -113,6 +113,28 @@ export interface JobResult {
   metadata: Record<string, unknown>;
 }
 
+/** Speech to transcribe: mono float32 samples at 16 kHz. */
+export interface SpeechRequest {
+  pcm: Float32Array;
+  /** language code; undefined: detected (multilingual models) */
+  language?: string;
+}
+
+/** What the engine heard. */
+export interface SpeechResult {
+  text: string;
+  language: string;
+  /**
+   * The lowest no-speech probability over the 30-second windows (windows the reference skipped as
+   * silence count as 1): over the threshold means no window held speech.
+   */
+  noSpeechProb: number;
+  /** seconds of audio, and the milliseconds the engine took (model load excluded) */
+  audioSeconds: number;
+  ms: number;
+  device: string;
+}
+
 /**
  * For health checks: 'starting' (loading the models), 'ready', 'restarting' (a worker died; its
  * replacement loads the models), 'failed' (the models could not load), 'closed'.
@@ -137,6 +159,11 @@ export interface JobRunner {
   readonly restarts?: number;
   /** false once the worker is gone. */
   readonly alive?: boolean;
+  /**
+   * Speech to text on this device (Whisper), a small job beside the paint job it may be running:
+   * see src/jobs/transcriber.ts. Absent: this runner cannot transcribe.
+   */
+  transcribe?(req: SpeechRequest): Promise<SpeechResult>;
 }
 
 // ---- scheduler events (Scheduler extends EventEmitter<SchedulerEventMap>) ----

@@ -31,7 +31,9 @@ export const DEFAULT_BASES: SourceBases = { hf: DEFAULT_HF_BASE, heibox: DEFAULT
 export type FileCheck =
   | { kind: 'tensors'; expected: ExpectedTensor[] }
   | { kind: 'json'; requiredKeys?: string[] }
-  | { kind: 'text'; startsWith?: string; contains?: string[]; minBytes?: number };
+  | { kind: 'text'; startsWith?: string; contains?: string[]; minBytes?: number }
+  /** only the file's sha256 (ModelFile.sha256) vouches for it */
+  | { kind: 'digest' };
 
 export interface ModelFile {
   /** File name inside the model folder. */
@@ -41,6 +43,8 @@ export interface ModelFile {
   bytes?: number;
   /** Rough size for messages ("~605 MB"). */
   approxBytes?: number;
+  /** Its sha256 (hex), when published: a file that does not match is rejected. */
+  sha256?: string;
   check: FileCheck;
 }
 
@@ -50,7 +54,7 @@ export interface ModelSpec {
   /** Folder under MODELS_DIR. */
   folder: string;
   /** Which config variable picks this folder. */
-  variable: 'CLIP_MODEL' | 'VQGAN_MODEL';
+  variable: 'CLIP_MODEL' | 'VQGAN_MODEL' | 'WHISPER_MODEL';
   files: ModelFile[];
 }
 

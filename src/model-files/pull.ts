@@ -190,7 +190,7 @@ export async function pullModels(opts: PullOptions): Promise<PullResult> {
       if (r.status === 'present' || r.status === 'downloaded') {
         const st = fs.statSync(dest);
         const prev = manifest.files[key];
-        if (!downloadedNow && prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs) {
+        if (!downloadedNow && prev && prev.size === st.size && prev.mtimeMs === st.mtimeMs && (!file.sha256 || prev.sha256 === file.sha256)) {
           r.entry = prev;
         } else {
           out.write(`${key}: computing sha256\n`);
@@ -204,6 +204,16 @@ export async function pullModels(opts: PullOptions): Promise<PullResult> {
           };
           manifest.files[key] = r.entry;
           manifestChanged = true;
+        }
+        // 5. A published sha256 (Whisper's URLs carry it) must match.
+        if (file.sha256 && r.entry.sha256 !== file.sha256.toLowerCase()) {
+          const got = r.entry.sha256;
+          r.rejectedTo = moveAside(dest);
+          r.status = 'rejected';
+          r.message = `sha256 ${got.slice(0, 16)}… is not the published ${file.sha256.slice(0, 16)}…; moved aside to ${r.rejectedTo}`;
+          out.write(`${key}: ${r.message}\n`);
+          delete manifest.files[key];
+          delete r.entry;
         }
       }
     }

@@ -26,20 +26,20 @@ describe('register CLI', () => {
 
   it('registers to the guild in DISCORD_GUILD_ID through DISCORD_API_URL', async () => {
     const g = await cli([], { DISCORD_GUILD_ID: fake.guildId });
-    expect(g.stdout).toBe(`Registered /imagine, /queue, /reverie in server ${fake.guildId} (available now).\n`);
+    expect(g.stdout).toBe(`Registered /imagine, /queue, /reverie, Apps → Paint this in server ${fake.guildId} (available now).\n`);
     const put = fake.byRoute('PUT /applications/:app/guilds/:guild/commands')[0]!;
     expect(put.auth).toBe('bot');
-    expect((put.body as unknown as { name: string }[]).map((c) => c.name)).toEqual(['imagine', 'queue', 'reverie']);
+    expect((put.body as unknown as { name: string }[]).map((c) => c.name)).toEqual(['imagine', 'queue', 'reverie', 'Paint this']);
     const imagine = fake.commands.guild.get(fake.guildId)!.find((c) => c.name === 'imagine')!;
     expect(imagine.options.map((o: { name: string }) => o.name)).toEqual([
-      'prompt', 'style', 'aspect', 'size', 'model', 'steps', 'seed', 'image_prompt', 'init_image', 'cutouts', 'learning_rate', 'optimiser', 'max_classes',
+      'prompt', 'voice', 'style', 'aspect', 'size', 'model', 'steps', 'seed', 'image_prompt', 'init_image', 'cutouts', 'learning_rate', 'optimiser', 'max_classes',
     ]);
     await expect(cli(['--guild', '42'], {})).rejects.toMatchObject({ code: 2, stderr: 'register: --guild expects a server id (17–20 digits), got "42"\n' });
   });
 
   it('registers globally, and explains a refusal', async () => {
     const config = testConfig(fake, '/tmp/unused', {});
-    expect(await registerCommands(config, { global: true })).toEqual({ scope: 'global', names: ['imagine', 'queue', 'reverie'] });
+    expect(await registerCommands(config, { global: true })).toEqual({ scope: 'global', names: ['imagine', 'queue', 'reverie', 'Paint this'], menus: ['Paint this'] });
     expect(fake.byRoute('PUT /applications/:app/commands')).toHaveLength(1);
     await expect(registerCommands(config, { guildId: '12345678901234567' })).rejects.toThrow(
       /^Discord refused the commands: Unknown Guild \(check DISCORD_APP_ID and DISCORD_GUILD_ID\)$/,
@@ -66,7 +66,7 @@ describe('registration at start', () => {
       expect(puts()).toBe(afterFirst);
       // an upgrade that changes a definition (here: /queue's description)
       const { COMMANDS } = await import('../../src/commands/index.ts');
-      const changed = COMMANDS.map((c) => (c.name !== 'queue' ? c : { ...c, definition: (cfg: never) => ({ ...c.definition(cfg), description: 'Your jobs, changed' }) }));
+      const changed = COMMANDS.map((c) => (c.name !== 'queue' ? c : { ...c, definition: (cfg: never) => ({ ...c.definition(cfg), description: 'Your jobs, changed' }) })) as typeof COMMANDS;
       const third = await startHarness({ fake, dataDir, deps: { commands: changed } });
       await third.stopBot();
       expect(puts()).toBe(afterFirst + 1);

@@ -50,6 +50,9 @@ export interface FakeAttachment {
   width?: number;
   height?: number;
   ephemeral?: boolean;
+  /** voice messages: seconds and a base64 waveform */
+  duration_secs?: number;
+  waveform?: string;
 }
 
 export interface StoredMessage {
@@ -577,6 +580,59 @@ export class FakeDiscord extends EventEmitter {
         : undefined,
     };
     if (!payload.data.resolved) delete payload.data.resolved;
+    this.dispatch('INTERACTION_CREATE', payload);
+    return { id: state.id, token: state.token };
+  }
+
+  /**
+   * A member posts a message (text and/or attachments from addCdnFile). `voice` makes it a voice
+   * message as Discord's clients send them: one Ogg/Opus attachment with duration_secs and waveform,
+   * and the IS_VOICE_MESSAGE flag (1 << 13). Sends MESSAGE_CREATE; returns the stored message.
+   */
+  postAsMember(opts: { user: FakeMemberUser; content?: string; attachments?: FakeAttachment[]; voice?: { durationSecs: number }; channelId?: string }): StoredMessage {
+    const channelId = opts.channelId ?? this.channelId;
+    const ch = this.channel(channelId);
+    const now = new Date().toISOString();
+    const attachments = (opts.attachments ?? []).map((a) => {
+      const { ephemeral: _e, ...rest } = a;
+      return opts.voice ? { ...rest, duration_secs: opts.voice.durationSecs, waveform: Buffer.alloc(Math.max(1, Math.round(opts.voice.durationSecs * 10)), 128).toString('base64') } : rest;
+    });
+    const msg: StoredMessage = {
+      id: snowflake(),
+      channel_id: channelId,
+      guild_id: ch.guild_id,
+      author: publicUser(opts.user),
+      content: opts.content ?? '',
+      embeds: [],
+      components: [],
+      attachments,
+      flags: opts.voice ? 1 << 13 : 0,
+      type: 0,
+      timestamp: now,
+      edited_timestamp: null,
+      reactions: new Map(),
+      deleted: false,
+      history: [{ at: Date.now(), content: opts.content ?? '', embeds: [], components: [], attachments: attachments.map((a) => a.filename) }],
+    };
+    this.messages.set(msg.id, msg);
+    this.dispatch('MESSAGE_CREATE', { ...this.messageJson(msg), member: this.member(opts.user) });
+    return msg;
+  }
+
+  /** Send INTERACTION_CREATE for a message context-menu command (Apps → name) on a stored message. */
+  messageCommand(opts: { name: string; messageId: string; user: FakeMemberUser }): { id: string; token: string } {
+    const msg = this.messages.get(opts.messageId);
+    if (!msg) throw new Error(`fake-discord: no message ${opts.messageId}`);
+    const { payload, state } = this.interactionBase(2, opts.user, msg.channel_id);
+    const cmd = [...this.commands.guild.values()].flat().concat(this.commands.global).find((c) => c.name === opts.name && c.type === 3);
+    payload.data = {
+      id: cmd?.id ?? snowflake(),
+      name: opts.name,
+      type: 3,
+      guild_id: this.guildId,
+      target_id: msg.id,
+      resolved: { messages: { [msg.id]: this.messageJson(msg) } },
+    };
     this.dispatch('INTERACTION_CREATE', payload);
     return { id: state.id, token: state.token };
   }
