@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { BACKUPS_DIR, listBackups, shownPath } from './store-check.ts';
-import { readLease, type Lease } from './store-lease.ts';
-import { leaseIsLive } from './store-lease.ts';
 import os from 'node:os';
+import { leaseIsLive, readLease, type Lease } from './store-lease.ts';
 
 export { listBackups } from './store-check.ts';
 
@@ -41,21 +40,32 @@ export async function backupNow(store: Backupable, dataDir: string, keep: number
   return file;
 }
 
-/** A backup at start and then every `everyMs`; returns a function that stops the schedule. */
-export function scheduleBackups(store: Backupable & { readonly isOpen: boolean }, opts: { dataDir: string; everyMs: number; keep: number; log: Logger }): () => void {
-  let busy = false;
+/** A backup after `firstDelayMs` and then every `everyMs`; stop() ends the schedule and waits for a backup under way. */
+export function scheduleBackups(
+  store: Backupable & { readonly isOpen: boolean },
+  opts: { dataDir: string; everyMs: number; keep: number; firstDelayMs?: number; log: Logger },
+): { stop(): Promise<void> } {
+  let current: Promise<void> | undefined;
+  let stopped = false;
   const run = (): void => {
-    if (busy || !store.isOpen) return;
-    busy = true;
-    backupNow(store, opts.dataDir, opts.keep)
+    if (current || stopped || !store.isOpen) return;
+    current = backupNow(store, opts.dataDir, opts.keep)
       .then((file) => opts.log.info({ file }, 'job store backed up'))
       .catch((err: unknown) => opts.log.error({ err }, 'job store backup failed'))
-      .finally(() => (busy = false));
+      .finally(() => (current = undefined));
   };
-  run();
+  const first = setTimeout(run, opts.firstDelayMs ?? 0);
   const timer = setInterval(run, opts.everyMs);
+  first.unref();
   timer.unref();
-  return () => clearInterval(timer);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(first);
+      clearInterval(timer);
+      await current;
+    },
+  };
 }
 
 export class RestoreError extends Error {

@@ -84,6 +84,8 @@ export interface JobStoreApi {
   waitTimesSince(since: number): number[];
   /** Finished jobs that ended before `before` (ms) and still point at result files, oldest first (retention). */
   finishedBefore(before: number, limit?: number): JobRecord[];
+  /** An ended job's snapshots, checkpoint and temp files go (result, timelapse, final z stay); returns how many files. */
+  pruneEndedJob(id: string): number;
   /** Forgets the job's result, timelapse, final z and snapshot paths (after retention removed the files). */
   forgetResultFiles(id: string): void;
   /** Throws (with the reason) unless the store can take a write now; writes nothing. */

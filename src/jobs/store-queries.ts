@@ -55,3 +55,15 @@ export function finishedBefore(db: Database.Database, before: number, limit: num
 export function forgetResultFiles(db: Database.Database, id: string): void {
   db.prepare('UPDATE jobs SET result_path = NULL, timelapse_path = NULL, final_z_path = NULL, snapshot_path = NULL, snapshot_step = NULL, updated_at = ? WHERE id = ?').run(Date.now(), id);
 }
+
+/** An ended job forgets its snapshot and checkpoint; false when the job has not ended. */
+export function forgetIntermediates(db: Database.Database, id: string): boolean {
+  return (
+    db
+      .prepare(
+        `UPDATE jobs SET snapshot_path = NULL, snapshot_step = NULL, checkpoint_path = NULL, checkpoint_step = NULL, checkpoint_sha256 = NULL,
+           checkpoint_size = NULL, updated_at = ? WHERE id = ? AND state IN ('done','failed','cancelled')`,
+      )
+      .run(Date.now(), id).changes > 0
+  );
+}

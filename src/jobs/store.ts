@@ -351,6 +351,10 @@ export class JobStore implements JobStoreApi {
   forgetResultFiles(id: string): void {
     this.tx(() => q.forgetResultFiles(this.db, id));
   }
+  pruneEndedJob(id: string): number {
+    const dir = this.jobDir(id);
+    return this.tx(() => q.forgetIntermediates(this.db, id)) && fs.existsSync(dir) ? sweepDir(dir, []) : 0;
+  }
 
   // ---------------------------------------------------------------- lease (store-lease.ts) and backups
 
