@@ -105,6 +105,7 @@ describe('/imagine input validation (e2e)', () => {
     const init = fake.addCdnFile(png, { filename: 'start.png', contentType: 'image/png', width: 32, height: 32 });
     const jpeg = await sharp(png).jpeg().toBuffer();
     const ip = fake.addCdnFile(jpeg, { filename: 'look.jpg', contentType: 'image/jpeg' });
+    const hold = h.runners[0]!.holdAt(1); // the uploads go once the job ends
     const i = fake.slashCommand({
       name: 'imagine',
       user: user(fake, 'alice'),
@@ -118,6 +119,9 @@ describe('/imagine input validation (e2e)', () => {
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(job.request.initImage!)).toEqual(png);
     expect(fake.cdnStats(init)!.requests).toBe(1);
+    await hold.reached;
+    hold.release();
+    await h.bot.scheduler.whenIdle();
   });
 
   it('the per-user cap is refused privately before anything goes public', async () => {
