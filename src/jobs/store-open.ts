@@ -17,6 +17,8 @@ export function openChecked(dbFile: string, dataDir: string, busyTimeoutMs: numb
   } catch {
     /* a new store */
   }
+  // an emptied file is refused before anything is written to it
+  if (existed && size === 0) refuseEmptyOverJobs(existed, size, dbFile, dataDir);
   const db = new Database(dbFile, { timeout: busyTimeoutMs });
   try {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
