@@ -174,8 +174,8 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
       }
       await backups?.stop();
       stopRetention();
+      await scheduler.shutdown(); // closes a store of its own, which gives the lease up
       releaseLease();
-      await scheduler.shutdown();
       await Promise.race([presenter.flush(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       presenter.detach();
       await client.destroy();

@@ -3,6 +3,7 @@
  * store calls these, with its private connection.
  */
 import type Database from 'better-sqlite3';
+import fs from 'node:fs';
 import type { ServiceRecord } from './fairness.ts';
 import type { DayCounts } from './store-api.ts';
 import { rowToJob, type JobRow } from './store-schema.ts';
@@ -66,4 +67,20 @@ export function forgetIntermediates(db: Database.Database, id: string): boolean 
       )
       .run(Date.now(), id).changes > 0
   );
+}
+
+/**
+ * BEGIN IMMEDIATE takes the write lock (fails on a read-only or locked database), one row goes into
+ * settings, and everything is rolled back; then the data folder (snapshots, results) must be writable.
+ */
+export function checkWritable(db: Database.Database, dataDir: string): void {
+  if (!db.inTransaction) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('ops.healthz', '0', ?)").run(Date.now());
+    } finally {
+      db.exec('ROLLBACK');
+    }
+  }
+  fs.accessSync(dataDir, fs.constants.W_OK);
 }

@@ -54,6 +54,7 @@ export class JobStore implements JobStoreApi {
   private readonly durable: boolean;
   private readonly stmts;
   private closed = false;
+  private leaseToken: string | undefined;
 
   constructor(opts: JobStoreOptions) {
     this.dataDir = path.resolve(opts.dataDir);
@@ -359,13 +360,16 @@ export class JobStore implements JobStoreApi {
   // ---------------------------------------------------------------- lease (store-lease.ts) and backups
 
   acquireLease(req: LeaseRequest): Lease {
-    return this.tx(() => acquireLease(this.db, req, `DB_PATH=${shownPath(this.dbFile)}`));
+    const l = this.tx(() => acquireLease(this.db, req, `DB_PATH=${shownPath(this.dbFile)}`));
+    this.leaseToken = req.token; // close() gives it up
+    return l;
   }
   renewLease(token: string): boolean {
     return this.closed ? false : this.tx(() => renewLease(this.db, token));
   }
   releaseLease(token: string): void {
     if (!this.closed) this.tx(() => releaseLease(this.db, token));
+    if (token === this.leaseToken) this.leaseToken = undefined;
   }
   readLease(): Lease | undefined {
     return readLease(this.db);
@@ -375,26 +379,19 @@ export class JobStore implements JobStoreApi {
     await this.db.backup(file);
   }
 
-  /**
-   * BEGIN IMMEDIATE takes the write lock (fails on a read-only or locked database), one row goes into
-   * settings, and everything is rolled back; then the data folder (snapshots, results) must be writable.
-   */
+  /** A write that is rolled back (the write lock), then the data folder must be writable (store-queries.ts). */
   checkWritable(): void {
     if (this.closed) throw new Error('the job store is closed');
-    const db = this.db;
-    if (!db.inTransaction) {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('ops.healthz', '0', ?)").run(Date.now());
-      } finally {
-        db.exec('ROLLBACK');
-      }
-    }
-    fs.accessSync(this.dataDir, fs.constants.W_OK);
+    q.checkWritable(this.db, this.dataDir);
   }
 
   close(): void {
     if (this.closed) return;
+    try {
+      if (this.leaseToken) this.releaseLease(this.leaseToken);
+    } catch {
+      /* a stale lease is taken over anyway */
+    }
     this.closed = true;
     this.db.close();
   }
