@@ -13,7 +13,7 @@ import { DISK_FULL_MESSAGE } from '../../src/jobs/admission.ts';
 import type { JobRecord, JobResult, JobRunnerContext } from '../../src/jobs/types.ts';
 import type { FakeDiscord, Json } from '../fake-discord/index.ts';
 import { PaintRunner } from './helpers/paint-runner.ts';
-import { replyMessage, startHarness, str, int, user, waitForContent, type Harness } from './helpers/harness.ts';
+import { everythingSent, replyMessage, startHarness, str, int, unsafeTexts, user, waitForContent, type Harness } from './helpers/harness.ts';
 
 const CALLBACK = 'POST /interactions/:interaction/:token/callback';
 
@@ -27,19 +27,6 @@ class ExplodingRunner extends PaintRunner {
   }
 }
 
-/** Everything the bot said to Discord: interaction answers, webhook posts and edits, channel messages. */
-function everythingSent(fake: FakeDiscord): string[] {
-  const out: string[] = [];
-  for (const r of fake.find((x) => /^(POST|PATCH) /.test(x.route))) {
-    const b = r.body as Json | undefined;
-    const content = b?.data?.content ?? b?.content;
-    if (typeof content === 'string') out.push(content);
-  }
-  return out;
-}
-
-const UNSAFE = [/\/(home|srv|tmp|var|usr|root|work)\//, /[A-Za-z]:\\/, /\bat \S+ \(/, /\n\s+at /, /vips|libpng|ENOENT|SQLITE|\.ts:\d+/];
-
 describe('hardening through the bot (issue 15)', () => {
   let h: Harness;
   let png: Buffer;
@@ -49,9 +36,8 @@ describe('hardening through the bot (issue 15)', () => {
   });
   afterAll(async () => {
     // the scan of every reply this file provoked, error paths included
-    const sent = everythingSent(h.fake);
-    expect(sent.length).toBeGreaterThan(5);
-    for (const text of sent) for (const re of UNSAFE) expect(text, text).not.toMatch(re);
+    expect(everythingSent(h.fake).length).toBeGreaterThan(5);
+    expect(unsafeTexts(h.fake)).toEqual([]);
     await h?.close();
   });
 
@@ -161,6 +147,24 @@ describe('a job promised to carry on that the store lost', () => {
     } finally {
       await h2.close();
       await h1.close();
+    }
+  });
+});
+
+describe('a bot that loses its lease', () => {
+  it('stops rather than share the store with the process that took it over', async () => {
+    const h = await startHarness({ deps: { lease: { staleMs: 1200 } } });
+    try {
+      const { openStore } = await import('../../src/jobs/store.ts');
+      const other = openStore({ dataDir: h.dataDir });
+      expect(other.readLease()).toMatchObject({ pid: process.pid });
+      other.acquireLease({ token: 'intruder', pid: 1, host: 'elsewhere', staleMs: -1 }); // as if the bot had hung
+      await h.fake.waitFor(() => (h.bot.scheduler.isShuttingDown ? true : undefined), { what: 'the bot to stop', timeout: 10_000 });
+      expect(h.logs.some((l) => l.includes('another process took over this job store'))).toBe(true);
+      expect(other.readLease()).toMatchObject({ token: 'intruder' }); // not released by the loser
+      other.close();
+    } finally {
+      await h.close();
     }
   });
 });

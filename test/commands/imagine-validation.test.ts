@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { Json } from '../fake-discord/index.ts';
-import { replyMessage, startHarness, str, int, num, user, type Harness } from '../bot/helpers/harness.ts';
+import { replyMessage, startHarness, str, int, num, unsafeTexts, user, type Harness } from '../bot/helpers/harness.ts';
 
 const CALLBACK = 'POST /interactions/:interaction/:token/callback';
 
@@ -15,6 +15,8 @@ describe('/imagine input validation (e2e)', () => {
     png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3a6' } }).png().toBuffer();
   });
   afterAll(async () => {
+    // every error path above: no reply has a server path, a stack or a library's raw error
+    if (h) expect(unsafeTexts(h.fake)).toEqual([]);
     await h?.close();
   });
 
