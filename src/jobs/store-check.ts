@@ -15,6 +15,12 @@ import { StoreUnusableError } from './errors.ts';
 export const BACKUPS_DIR = 'backups';
 export const BACKUP_RE = /^reverie-\d{8}-\d{6}(-\d+)?\.db$/;
 
+/** reverie-YYYYMMDD-HHMMSS[-n].db → a key that sorts by time, then n. */
+function order(name: string): string {
+  const m = /^reverie-(\d{8}-\d{6})(?:-(\d+))?\.db$/.exec(name)!;
+  return `${m[1]}-${(m[2] ?? '0').padStart(6, '0')}`;
+}
+
 /** Backup files in <dataDir>/backups, newest first. */
 export function listBackups(dataDir: string): { name: string; file: string; size: number; mtimeMs: number }[] {
   const dir = path.join(dataDir, BACKUPS_DIR);
@@ -31,7 +37,7 @@ export function listBackups(dataDir: string): { name: string; file: string; size
       const st = fs.statSync(file);
       return { name, file, size: st.size, mtimeMs: st.mtimeMs };
     })
-    .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+    .sort((a, b) => (order(a.name) < order(b.name) ? 1 : order(a.name) > order(b.name) ? -1 : 0));
 }
 
 /** A path as the operator would type it: relative to the working directory when inside it. */

@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { admissionCheck, DISK_FULL_MESSAGE, INPUTS_GONE_MESSAGE } from '../../src/jobs/admission.ts';
-import { backupNow, listBackups, restoreBackup, RestoreError } from '../../src/jobs/backups.ts';
+import { backupNow, listBackups, restoreBackup, RestoreError, scheduleBackups } from '../../src/jobs/backups.ts';
+import pino from 'pino';
+import { loadConfig, parseDuration } from '../../src/config.ts';
 import { JobRefusedError, LeaseHeldError, StoreUnusableError } from '../../src/jobs/errors.ts';
 import { sweepResults, sweepUploads } from '../../src/jobs/retention.ts';
 import { JobStore, openStore } from '../../src/jobs/store.ts';
@@ -140,6 +142,40 @@ describe('backups and restore', () => {
     expect(back.listJobs()).toHaveLength(5);
     back.close();
     expect(() => restoreBackup(s.dbFile, dir, 'reverie-nope.db')).toThrow(RestoreError);
+  });
+});
+
+describe('scheduled backups and their settings', () => {
+  it('BACKUP_EVERY, BACKUP_KEEP, RETENTION_DAYS and MIN_FREE_MB: defaults and checks', () => {
+    const env = { DISCORD_TOKEN: 'x'.repeat(30) };
+    expect(loadConfig(env, { envFile: false })).toMatchObject({ backupEveryMs: 6 * 3_600_000, backupKeep: 7, retentionDays: 0, minFreeMb: 500 });
+    expect(loadConfig({ ...env, BACKUP_EVERY: '30m', BACKUP_KEEP: '2', RETENTION_DAYS: '14', MIN_FREE_MB: '0' }, { envFile: false })).toMatchObject({
+      backupEveryMs: 1_800_000,
+      backupKeep: 2,
+      retentionDays: 14,
+      minFreeMb: 0,
+    });
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('off')).toBe(0);
+    expect(parseDuration('1d')).toBe(86_400_000);
+    expect(parseDuration('90')).toBe(90_000);
+    expect(parseDuration('5ms')).toBeUndefined();
+    expect(() => loadConfig({ ...env, BACKUP_EVERY: 'weekly' }, { envFile: false })).toThrow(/BACKUP_EVERY: expected a duration like "6h", "30m" or "1d", or 0 for no backups, got "weekly"/);
+  });
+
+  it('the schedule writes backups while the store is in use and keeps the newest BACKUP_KEEP', async () => {
+    const s = openStore({ dataDir: dir });
+    s.insertJob(job());
+    const sched = scheduleBackups(s, { dataDir: dir, everyMs: 1000, keep: 2, firstDelayMs: 0, log: pino({ level: 'silent' }) });
+    const deadline = Date.now() + 8000;
+    while (listBackups(dir).length < 2 && Date.now() < deadline) {
+      s.insertJob(job()); // writes go on meanwhile
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await sched.stop();
+    const names = listBackups(dir);
+    expect(names.length).toBe(2);
+    s.close();
   });
 });
 
