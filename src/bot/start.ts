@@ -107,10 +107,8 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
     store.acquireLease({ token: leaseToken, staleMs });
     runners = deps.runners ?? (await engineRunners(config, log, metrics));
   } catch (err) {
-    if (ownStore) {
-      releaseLease();
-      store.close();
-    }
+    releaseLease();
+    if (ownStore) store.close();
     throw err;
   }
   const uploadsDir = path.join(config.dataDir, 'uploads');
