@@ -55,6 +55,17 @@ function int(min: number, max: number) {
   return z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 }
 
+/** "90s", "30m", "6h", "1d", or a bare number of seconds; "0" or "off" → 0. Milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const t = raw.trim().toLowerCase();
+  if (t === '0' || t === 'off') return 0;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(t);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const ms = Math.round(Number(m[1]) * unit);
+  return ms >= 1000 || ms === 0 ? ms : undefined;
+}
+
 function httpUrl() {
   return z
     .string()
@@ -217,6 +228,41 @@ export const VARIABLES = {
     doc: 'SQLite job store (WAL mode). Jobs resume from it after a restart.',
     group: 'storage',
   }),
+  BACKUP_EVERY: v({
+    schema: z.string().transform((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'bad duration' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+    expects: 'a duration like "6h", "30m" or "1d", or 0 for no backups',
+    default: '6h',
+    doc: 'An online backup of the job store into DATA_DIR/backups at start and then this often (`npm run restore` puts one back). 0: none.',
+    group: 'storage',
+  }),
+  BACKUP_KEEP: v({
+    schema: int(1, 10_000),
+    expects: 'a whole number of backups ≥ 1',
+    default: '7',
+    doc: 'How many backups to keep (the oldest go first).',
+    group: 'storage',
+  }),
+  RETENTION_DAYS: v({
+    schema: int(0, 100_000),
+    expects: 'a whole number of days ≥ 0 (0 keeps results for ever)',
+    default: '0',
+    doc: 'Delete the pictures and timelapses of jobs that ended this many days ago. 0: keep them for ever.',
+    group: 'storage',
+  }),
+  MIN_FREE_MB: v({
+    schema: int(0, 100_000_000),
+    expects: 'a whole number of megabytes ≥ 0',
+    default: '500',
+    doc: 'New jobs are refused politely (and /healthz says so) while the data folder has less free space than this. 0: no check.',
+    group: 'storage',
+  }),
   MAX_QUEUED_PER_USER: v({
     schema: int(1, 10_000),
     expects: 'a whole number ≥ 1',
@@ -322,6 +368,13 @@ export interface Config {
   heiboxBase: string;
   dataDir: string;
   dbPath: string;
+  /** ms between job store backups; 0 = none */
+  backupEveryMs: number;
+  backupKeep: number;
+  /** 0 = keep results for ever */
+  retentionDays: number;
+  /** 0 = no disk-space guard */
+  minFreeMb: number;
   maxQueuedPerUser: number;
   maxQueue: number;
   defaultSteps: number;
@@ -427,6 +480,10 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     heiboxBase: values.REVERIE_HEIBOX_BASE as string,
     dataDir: abs(values.DATA_DIR as string),
     dbPath: abs(values.DB_PATH as string),
+    backupEveryMs: num('BACKUP_EVERY'),
+    backupKeep: num('BACKUP_KEEP'),
+    retentionDays: num('RETENTION_DAYS'),
+    minFreeMb: num('MIN_FREE_MB'),
     maxQueuedPerUser: num('MAX_QUEUED_PER_USER'),
     maxQueue: num('MAX_QUEUE'),
     defaultSteps: num('DEFAULT_STEPS'),

@@ -7,15 +7,24 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { checkModels, DEFAULT_CLIP_FOLDER, DEFAULT_VQGAN_FOLDER } from './model-files/layout.ts';
+import { EXIT_FAILED, EXIT_STORE_DAMAGED, EXIT_STORE_IN_USE } from './exit-codes.ts';
+import { LeaseHeldError, StoreUnusableError } from './jobs/errors.ts';
 
 /** What src/bot/start.ts exports (written alongside the Discord code). */
 interface BotModule {
   startBot(config: Config, deps: { commands: readonly unknown[] }): Promise<unknown>;
 }
 
-function fail(lines: string | string[]): never {
+function fail(lines: string | string[], code = 1): never {
   process.stderr.write(`${([] as string[]).concat(lines).join('\n')}\n`);
-  process.exit(1);
+  process.exit(code);
+}
+
+/** The exit code and one line for an error that ends the start, or undefined for an unexpected one. */
+export function startErrorLine(err: unknown): { code: number; line: string } | undefined {
+  if (err instanceof StoreUnusableError) return { code: EXIT_STORE_DAMAGED, line: err.line };
+  if (err instanceof LeaseHeldError) return { code: EXIT_STORE_IN_USE, line: `Not starting: ${err.message}.` };
+  return undefined;
 }
 
 function rel(p: string): string {
@@ -68,17 +77,27 @@ export async function main(): Promise<void> {
     throw err;
   }
   const { COMMANDS } = await import('./commands/index.ts');
-  await bot.startBot(config, { commands: COMMANDS });
+  try {
+    await bot.startBot(config, { commands: COMMANDS });
+  } catch (err) {
+    const known = startErrorLine(err);
+    if (!known) throw err;
+    log.error({ reason: err instanceof StoreUnusableError ? err.reason : 'lease' }, known.line);
+    fail(known.line, known.code);
+  }
 }
 
-const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntry) {
-  main().catch(async (err: unknown) => {
+/** main() with the last word on errors: one line on stderr and an exit code, never a stack trace there. */
+export async function runMain(): Promise<void> {
+  await main().catch(async (err: unknown) => {
     const msg = err instanceof Error ? err.message : String(err);
     await import('./log.ts')
       .then(({ getLogger }) => getLogger().fatal({ err }, 'Reverie stopped'))
       .catch(() => undefined);
     process.stderr.write(`Reverie stopped: ${msg.split('\n')[0]}\n`);
-    process.exit(1);
+    process.exit(EXIT_FAILED);
   });
 }
+
+const isEntry = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) void runMain();

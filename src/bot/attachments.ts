@@ -111,6 +111,34 @@ export interface DownloadedImage {
 }
 
 /**
+ * Reads the header (size limits), then decodes every pixel (sharp with failOn 'error'): a truncated file
+ * or a damaged chunk is refused here, before the job is queued, not half-way through painting.
+ */
+export async function decodeWhole(data: Buffer, a: Pick<AttachmentInfo, 'label' | 'name'>, policy: Pick<AttachmentPolicy, 'maxPixels'>): Promise<{ width: number; height: number }> {
+  const damaged = () => new AttachmentError(`The ${a.label} “${a.name}” looks like an image but I couldn't read all of it: the file seems damaged or cut short. Please upload it again, or try another one.`);
+  const opts = { limitInputPixels: policy.maxPixels * policy.maxPixels, failOn: 'error' as const };
+  let width: number;
+  let height: number;
+  try {
+    const meta = await sharp(data, opts).metadata();
+    width = meta.width ?? 0;
+    height = meta.height ?? 0;
+  } catch {
+    throw damaged();
+  }
+  if (width > policy.maxPixels || height > policy.maxPixels) {
+    throw new AttachmentError(`The ${a.label} “${a.name}” is ${width}×${height}; the largest I take is ${policy.maxPixels}×${policy.maxPixels}.`);
+  }
+  try {
+    const { info } = await sharp(data, opts).raw().toBuffer({ resolveWithObject: true });
+    if (!(info.width > 0 && info.height > 0)) throw damaged();
+  } catch {
+    throw damaged();
+  }
+  return { width, height };
+}
+
+/**
  * Downloads an attachment (after checkAttachmentMeta) into `dir`. Aborts as soon as the header is not an
  * image signature or the body passes maxBytes. Redirects are refused (they could lead off the CDN).
  */
@@ -163,17 +191,7 @@ export async function downloadImage(a: AttachmentInfo, policy: AttachmentPolicy,
     const data = Buffer.concat(chunks);
     kind ??= sniffImage(data);
     if (!kind) throw new AttachmentError(`The ${a.label} “${a.name}” is not a PNG, JPEG, WebP or GIF image (its contents say otherwise).`);
-    let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
-    try {
-      meta = await sharp(data, { limitInputPixels: policy.maxPixels * policy.maxPixels }).metadata();
-    } catch {
-      throw new AttachmentError(`The ${a.label} “${a.name}” looks like an image but I couldn't decode it. Is the file damaged?`);
-    }
-    const width = meta.width ?? 0;
-    const height = meta.height ?? 0;
-    if (width > policy.maxPixels || height > policy.maxPixels) {
-      throw new AttachmentError(`The ${a.label} “${a.name}” is ${width}×${height}; the largest I take is ${policy.maxPixels}×${policy.maxPixels}.`);
-    }
+    const { width, height } = await decodeWhole(data, a, policy);
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}-${a.label}.${kind === 'jpeg' ? 'jpg' : kind}`);
     fs.writeFileSync(file, data);

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { AttachmentPolicy } from './attachments.ts';
+import type { DiskSpace } from '../jobs/admission.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { Transcriber } from '../jobs/transcriber.ts';
@@ -26,6 +27,8 @@ export interface BotContext {
   log: Logger;
   /** counters for /metrics */
   metrics: BotMetrics;
+  /** free space of the data folder against MIN_FREE_MB; undefined (or absent) when the guard is off */
+  diskSpace?: () => DiskSpace | undefined;
 }
 
 /** Counters for the operations endpoint (/metrics); the presenter has its own (edits sent...). */

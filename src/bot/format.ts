@@ -2,6 +2,7 @@
  * What the job message says in each phase. Pure functions: Discord-shaped JSON in, text out.
  */
 import type { JobRecord } from '../jobs/types.ts';
+import { looksUnsafe, plainError } from '../jobs/user-errors.ts';
 
 export const EMOJI = { reroll: '🔁', variation: '🎲', cancel: '❌', delete: '🗑️' } as const;
 
@@ -40,14 +41,31 @@ export function escapeMd(s: string): string {
   return s.replace(MD, '\\$1').replace(/@/g, '@\u200b');
 }
 
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * At most `max` UTF-16 units of `text`, cut on a grapheme boundary (never inside a surrogate pair, an
+ * emoji sequence or a letter with its accents), with `tail` added when something was cut.
+ */
+export function cutText(text: string, max: number, tail = '…'): string {
+  if (text.length <= max) return text;
+  const room = max - tail.length;
+  let end = 0;
+  for (const { index, segment } of graphemes.segment(text)) {
+    if (index + segment.length > room) break;
+    end = index + segment.length;
+  }
+  return text.slice(0, end) + tail;
+}
+
 export function shortPrompt(prompt: string, max = 300): string {
   const flat = prompt.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? flat.slice(0, max - 1) + '…' : flat;
+  return cutText(flat, max);
 }
 
 export function threadName(prompt: string): string {
   const p = shortPrompt(prompt, 90);
-  return `🎨 ${p}`.slice(0, 100);
+  return cutText(`🎨 ${p}`, 100, '');
 }
 
 export interface ViewState {
@@ -118,13 +136,19 @@ export function renderContent(v: ViewState): string {
       lines.push(`-# React with ${EMOJI.reroll} or press Re-roll for another take with a new seed.`);
       break;
     case 'failed':
-      lines.push(`⚠️ This one failed: ${v.error ?? v.job.error ?? 'unknown error'}`);
+      lines.push(`⚠️ This one failed: ${userError(v.error ?? v.job.error, v.job.id)}`);
       break;
     case 'cancelled':
       lines.push(`${EMOJI.cancel} Cancelled${v.cancelledBy ? ` by <@${v.cancelledBy}>` : ''}${v.job.step ? ` at step ${v.job.step}/${v.job.request.steps}` : ''}.`);
       break;
   }
-  return lines.join('\n').slice(0, 2000);
+  return cutText(lines.join('\n'), 2000);
+}
+
+/** A stored error as the user may read it: never a path, a stack or a library's raw text. */
+function userError(e: string | undefined, jobId: string): string {
+  if (!e) return 'unknown error';
+  return looksUnsafe(e) ? plainError(new Error(e), jobId) : e;
 }
 
 /** Raw API action rows for the phase. */

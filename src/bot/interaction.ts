@@ -14,6 +14,7 @@ import {
 import type { Config } from '../config.ts';
 import type { JobRecord } from '../jobs/types.ts';
 import type { BotContext } from './context.ts';
+import { cutText } from './format.ts';
 
 /** One slash command: its definition (built from the config, for registration) and its handler. */
 export interface Command {
@@ -34,7 +35,7 @@ export type AnyCommand = Command | MessageCommand;
 
 /** An ephemeral (flags 64) answer, whether or not the interaction was deferred already. */
 export async function replyPrivately(interaction: ChatInputCommandInteraction | MessageContextMenuCommandInteraction | ButtonInteraction, content: string): Promise<void> {
-  const payload = { content: content.slice(0, 2000), flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] } };
+  const payload = { content: cutText(content, 2000), flags: MessageFlags.Ephemeral as const, allowedMentions: { parse: [] } };
   if (interaction.deferred || interaction.replied) {
     if ((interaction.isChatInputCommand() || interaction.isMessageContextMenuCommand()) && interaction.deferred && !interaction.ephemeral && !interaction.replied) {
       // a public "thinking…" placeholder: remove it, then answer privately

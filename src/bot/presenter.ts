@@ -125,6 +125,13 @@ export class Presenter {
     }
   }
 
+  /** Jobs whose message now says they will carry on (queued, or paused by announceShutdown), with their message. */
+  carryOnPromises(): { jobId: string; message: MessageRef; prompt: string }[] {
+    return [...this.views.values()]
+      .filter((v) => (v.phase === 'running' || v.phase === 'queued') && v.message && v.bind === 'bound')
+      .map((v) => ({ jobId: v.job.id, message: v.message!, prompt: v.job.request.prompt }));
+  }
+
   /** Remember who cancelled (for the message), before calling scheduler.cancel(). */
   noteCancelledBy(jobId: string, userId: string): void {
     this.cancelledBy.set(jobId, userId);

@@ -13,6 +13,14 @@ import { getLogger } from '../log.ts';
 import { Scheduler, type SchedulerOptions } from '../jobs/scheduler.ts';
 import { openStore } from '../jobs/store.ts';
 import { Transcriber } from '../jobs/transcriber.ts';
+import { randomBytes } from 'node:crypto';
+import { admissionCheck, diskSpace } from '../jobs/admission.ts';
+import { scheduleBackups } from '../jobs/backups.ts';
+import { startRetention } from '../jobs/retention.ts';
+import { JobStore } from '../jobs/store.ts';
+import { DEFAULT_LEASE_STALE_MS } from '../jobs/store-lease.ts';
+import { keepPromises, savePromises } from './promises.ts';
+import { EXIT_STORE_IN_USE } from '../exit-codes.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { JobRunner } from '../jobs/types.ts';
 import { createClient, wireHandlers } from './client.ts';
@@ -42,6 +50,10 @@ export interface BotDeps {
   handleSignals?: boolean;
   /** How long login may take before startBot fails (default 60 s). */
   readyTimeoutMs?: number;
+  /** The store lease: no heartbeat for staleMs → another process may take it (default 30 s, heartbeat every staleMs/6). */
+  lease?: { staleMs?: number };
+  /** Delay before the first scheduled backup (default 10 s). */
+  firstBackupDelayMs?: number;
 }
 
 export interface BotHandle {
@@ -71,19 +83,36 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   const metrics: BotMetrics = { rateLimited: 0, workerRestarts: {} };
   const ownStore = !deps.store;
   const store = deps.store ?? openStore({ dataDir: config.dataDir, dbFile: config.dbPath });
+  // one bot per store: a second process stops here with LeaseHeldError
+  const leaseToken = randomBytes(8).toString('hex');
+  const staleMs = deps.lease?.staleMs ?? DEFAULT_LEASE_STALE_MS;
+  let heartbeat: NodeJS.Timeout | undefined;
+  const releaseLease = (): void => {
+    clearInterval(heartbeat);
+    if (store.isOpen) store.releaseLease(leaseToken);
+  };
   let runners: JobRunner[];
   try {
+    store.acquireLease({ token: leaseToken, staleMs });
     runners = deps.runners ?? (await engineRunners(config, log, metrics));
   } catch (err) {
+    releaseLease();
     if (ownStore) store.close();
     throw err;
   }
+  const uploadsDir = path.join(config.dataDir, 'uploads');
+  const disk = () => diskSpace(config.dataDir, config.minFreeMb);
   const scheduler = new Scheduler({
     store,
     runners,
     limits: { perUserCap: config.maxQueuedPerUser, globalQueueCap: config.maxQueue },
     logger: rootLog.child({ mod: 'scheduler' }),
     closeStore: ownStore,
+    admit: admissionCheck({
+      dataDir: config.dataDir,
+      minFreeMb: config.minFreeMb,
+      onDiskFull: (d) => log.warn({ freeMb: d.freeMb, minFreeMb: d.minFreeMb }, 'new job refused: the data folder is short of disk space'),
+    }),
     ...deps.scheduler,
   });
   const client = createClient(config, deps.clientOptions);
@@ -100,29 +129,41 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
     limits: new LimitsStore(store, config),
     defaults: { defaultSteps: config.defaultSteps, defaultSize: config.defaultSize, defaultCutn: config.defaultCutn, saveEvery: config.saveEvery },
     attachments: { ...DEFAULT_ATTACHMENT_POLICY, ...deps.attachments },
-    uploadsDir: path.join(config.dataDir, 'uploads'),
+    uploadsDir,
     log,
     metrics,
+    diskSpace: disk,
   };
   wireHandlers(client, ctx, deps.commands);
   const unlogJobs = logJobEvents(scheduler, rootLog.child({ mod: 'jobs' }));
   let ops: OpsServer | undefined;
   try {
     if (config.httpPort !== undefined) {
-      ops = await startOpsServer({ port: config.httpPort, client, store, scheduler, presenter, metrics, runners, logger: rootLog.child({ mod: 'ops' }) });
+      ops = await startOpsServer({ port: config.httpPort, client, store, scheduler, presenter, metrics, runners, disk, logger: rootLog.child({ mod: 'ops' }) });
     }
   } catch (err) {
     presenter.detach();
+    releaseLease();
     await scheduler.shutdown().catch(() => undefined);
     throw err;
   }
+  const stopRetention = startRetention(scheduler, { store, uploadsDir, retentionDays: config.retentionDays, log: rootLog.child({ mod: 'retention' }) });
+  let backups: { stop(): Promise<void> } | undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       log.info('stopping: running jobs checkpoint and wait for the restart');
       presenter.announceShutdown();
-      await scheduler.shutdown();
+      try {
+        savePromises(config.dataDir, presenter.carryOnPromises());
+      } catch (err) {
+        log.warn({ err }, 'could not record the jobs that were promised to carry on');
+      }
+      await backups?.stop();
+      stopRetention();
+      await scheduler.shutdown(); // closes a store of its own, which gives the lease up
+      releaseLease();
       await Promise.race([presenter.flush(), new Promise((r) => setTimeout(r, 10_000).unref())]);
       presenter.detach();
       await client.destroy();
@@ -152,6 +193,8 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
     );
   } catch (err) {
     presenter.detach();
+    stopRetention();
+    releaseLease();
     await client.destroy().catch(() => undefined);
     await scheduler.shutdown().catch(() => undefined);
     await ops?.close();
@@ -163,6 +206,25 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   const report = scheduler.recover();
   if (report.requeued.length || report.failed.length) {
     log.info({ requeued: report.requeued.length, resumed: report.resumed.length, failed: report.failed.length }, 'recovered jobs from the last run');
+  }
+  await keepPromises(config.dataDir, store, port, log).catch((err: unknown) => log.warn({ err: errorSummary(err) }, 'could not check the jobs promised to carry on'));
+
+  heartbeat = setInterval(() => {
+    try {
+      if (store.isOpen && !store.renewLease(leaseToken)) {
+        log.fatal('another process took over this job store (its lease); stopping so that two bots never share it');
+        clearInterval(heartbeat);
+        void stop().finally(() => {
+          if (deps.handleSignals ?? true) process.exit(EXIT_STORE_IN_USE);
+        });
+      }
+    } catch (err) {
+      log.warn({ err: errorSummary(err) }, 'lease heartbeat failed; trying again');
+    }
+  }, Math.max(200, Math.floor(staleMs / 6)));
+  heartbeat.unref();
+  if (store instanceof JobStore && config.backupEveryMs > 0) {
+    backups = scheduleBackups(store, { dataDir: config.dataDir, everyMs: config.backupEveryMs, keep: config.backupKeep, firstDelayMs: deps.firstBackupDelayMs ?? 10_000, log: rootLog.child({ mod: 'backup' }) });
   }
 
   if (deps.handleSignals ?? true) {

@@ -2,6 +2,8 @@
  * Numbers for /reverie stats: jobs per day, median wait before a job starts, median time per step on
  * each device. Read-only queries on the job store.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { DayCounts, JobStoreApi } from '../jobs/store-api.ts';
 
 export type DayStats = DayCounts;
@@ -39,4 +41,44 @@ export function computeStats(store: JobStoreApi, days = 7, now = Date.now()): Bo
     devices: [...byDevice].map(([device, d]) => ({ device, runs: d.s.length, medianSecPerStep: median(d.s)!, medianSecPerUnitStep: median(d.u)! })),
     active: { queued: counts.queued, running: counts.running },
   };
+}
+
+/** Bytes under a folder (files only, links not followed); stops counting after `maxEntries` entries. */
+export async function dirSize(dir: string, maxEntries = 200_000): Promise<{ bytes: number; files: number; partial: boolean }> {
+  let bytes = 0;
+  let files = 0;
+  let seen = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (++seen > maxEntries) return { bytes, files, partial: true };
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) {
+        try {
+          bytes += (await fs.promises.stat(p)).size;
+          files++;
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+  }
+  return { bytes, files, partial: false };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }

@@ -8,7 +8,9 @@
  * its words are the prompt, after the typed one when both are given.
  */
 import { InteractionContextType, SlashCommandBuilder, type Attachment, type ChatInputCommandInteraction } from 'discord.js';
+import fs from 'node:fs';
 import type { Config } from '../config.ts';
+import { DISK_FULL_MESSAGE } from '../jobs/admission.ts';
 import { AttachmentError, checkAttachmentMeta, downloadImage, type AttachmentInfo } from '../bot/attachments.ts';
 import type { BotContext } from '../bot/context.ts';
 import { toDiscordPayload } from '../bot/discord-port.ts';
@@ -107,6 +109,13 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
     return replyPrivately(i, `You already have ${mine} job${mine === 1 ? '' : 's'} waiting or running (the limit is ${cap}): wait for one to finish, or cancel one with /queue.`);
   }
 
+  // short of disk space: refuse before downloading anything
+  const disk = ctx.diskSpace?.();
+  if (disk && !disk.ok) {
+    ctx.log.warn({ user: i.user.id, freeMb: disk.freeMb, minFreeMb: disk.minFreeMb }, 'imagine: refused, the data folder is short of disk space');
+    return replyPrivately(i, DISK_FULL_MESSAGE);
+  }
+
   await i.deferReply();
 
   if (clip) {
@@ -119,19 +128,28 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
       throw e;
     }
   }
+
+  // every attachment is downloaded and decoded whole before the job is queued; a damaged one is refused privately
   const request: GenerationRequest = { ...built.request };
+  const downloaded: string[] = [];
+  const dropDownloads = (): void => downloaded.forEach((f) => fs.rmSync(f, { force: true }));
   try {
     for (const info of wanted) {
       const img = await downloadImage(info, policy, ctx.uploadsDir);
+      downloaded.push(img.path);
       if (info.label === 'image_prompt') request.imagePrompts = [img.path];
       else request.initImage = img.path;
     }
   } catch (e) {
-    if (e instanceof AttachmentError) return replyPrivately(i, e.userMessage);
+    dropDownloads();
+    if (e instanceof AttachmentError) {
+      ctx.log.info({ user: i.user.id, interaction: i.id, reason: e.message }, 'imagine: attachment refused');
+      return replyPrivately(i, e.userMessage);
+    }
     throw e;
   }
 
-  await queueAndPresent(ctx, {
+  const jobId = await queueAndPresent(ctx, {
     submit: () =>
       ctx.scheduler.submit({
         userId: i.user.id,
@@ -149,6 +167,7 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
       return { channelId: m.channelId, messageId: m.id };
     },
   });
+  if (jobId === undefined) dropDownloads(); // refused: nothing will use them
 }
 
 export const imagine: Command = {

@@ -4,7 +4,7 @@
  */
 import { InteractionContextType, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { BotContext } from '../bot/context.ts';
-import { escapeMd, formatDuration, shortPrompt } from '../bot/format.ts';
+import { cutText, escapeMd, formatDuration, shortPrompt } from '../bot/format.ts';
 import type { JobRecord } from '../jobs/types.ts';
 import { canManage, replyPrivately, type Command } from '../bot/interaction.ts';
 
@@ -44,7 +44,7 @@ export function renderQueue(ctx: BotContext, userId: string): string {
   }
   if (mine.length) out.push('-# Cancel with `/queue cancel:<job id>` (or `cancel:mine`), or the ❌ button on its message.');
   let text = out.join('\n');
-  if (text.length > 2000) text = text.slice(0, 1990) + '\n…';
+  if (text.length > 2000) text = cutText(text, 1992, '\n…');
   return text;
 }
 

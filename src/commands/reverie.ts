@@ -6,7 +6,7 @@ import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder, type 
 import type { Config } from '../config.ts';
 import type { BotContext } from '../bot/context.ts';
 import { formatDuration } from '../bot/format.ts';
-import { computeStats } from '../bot/stats.ts';
+import { computeStats, dirSize, formatBytes } from '../bot/stats.ts';
 import { replyPrivately, type Command } from '../bot/interaction.ts';
 import { MIN_SIZE } from './validate.ts';
 
@@ -60,7 +60,7 @@ function describeDevices(ctx: BotContext): string {
     .join('\n');
 }
 
-export function renderStats(ctx: BotContext): string {
+export function renderStats(ctx: BotContext, data?: { bytes: number; files: number; partial: boolean }): string {
   const st = computeStats(ctx.store);
   const out = ['**Last 7 days**'];
   if (!st.days.length) out.push('No jobs yet.');
@@ -79,6 +79,11 @@ export function renderStats(ctx: BotContext): string {
       : ctx.transcriber.available ? 'None yet.' : 'Not available (no device can transcribe).',
   );
   out.push('', `**Now**: ${st.active.running} running, ${st.active.queued} waiting`, describeDevices(ctx));
+  if (data) {
+    const disk = ctx.diskSpace?.();
+    const free = disk ? ` · ${formatBytes(disk.freeMb * 1024 * 1024)} free${disk.ok ? '' : ' (under MIN_FREE_MB: new jobs are refused)'}` : '';
+    out.push('', `**Data folder**: ${data.partial ? 'over ' : ''}${formatBytes(data.bytes)} in ${data.files} file(s)${free}`);
+  }
   return out.join('\n');
 }
 
@@ -123,7 +128,7 @@ export const reverie: Command = {
         return replyPrivately(i, `${changed ? 'Limits updated (kept across restarts):' : 'Current limits:'}\n${describeLimits(ctx)}`);
       }
       case 'stats':
-        return replyPrivately(i, renderStats(ctx));
+        return replyPrivately(i, renderStats(ctx, await dirSize(ctx.config.dataDir)));
       default:
         return replyPrivately(i, `Unknown subcommand ${sub}.`);
     }

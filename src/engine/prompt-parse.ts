@@ -6,6 +6,11 @@
  * text stays in the text: "a sign saying: hello" is one prompt with weight 1. A segment after the last
  * colon counts as a weight when it is a number; a single word after a colon that is not a number
  * ("cat:big") is reported as an unreadable weight, since that is almost always a typo.
+ *
+ * Two colons with nothing between them (`:::`, `a::1`) are refused as unreadable weights rather than
+ * painted as text: an empty weight field is a typo, never something to paint. A prompt made only of
+ * white space and invisible characters (zero-width spaces, joiners, BOM, variation selectors...) counts
+ * as empty.
  */
 
 export interface WeightedPrompt {
@@ -24,6 +29,14 @@ export class PromptParseError extends Error {
 
 export const MAX_PROMPTS = 8;
 export const MAX_WEIGHT = 100;
+
+/** White space and characters that show nothing (zero-width, joiners, BOM, variation selectors, fillers). */
+const INVISIBLE = /[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cf}\u2800]/gu;
+
+/** True when the text has nothing visible in it. */
+export function isBlank(s: string): boolean {
+  return s.replace(INVISIBLE, '') === '';
+}
 
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const INF = /^[-+]?inf(inity)?$/i;
@@ -49,6 +62,11 @@ function quote(s: string): string {
 
 /** Parses one `text[:weight[:stop]]` piece. */
 export function parsePrompt(piece: string): WeightedPrompt {
+  if (piece.includes('::')) {
+    throw new PromptParseError(
+      `I couldn't read the weights in ${quote(piece)}: there is nothing between two colons. Write prompts as text:weight (or text:weight:stop), e.g. \`a red fox:1 | snow:0.5\`.`,
+    );
+  }
   const parts = piece.split(':');
   let weight = 1;
   let stop = -Infinity;
@@ -81,7 +99,7 @@ export function parsePrompt(piece: string): WeightedPrompt {
     }
   }
   const text = textParts.join(':').trim();
-  if (!text) throw new PromptParseError(`One of the prompts has a weight but no text (${quote(piece)}). Write it as \`some text:0.5\`.`);
+  if (isBlank(text)) throw new PromptParseError(`One of the prompts has a weight but no text (${quote(piece)}). Write it as \`some text:0.5\`.`);
   if (!Number.isFinite(weight) || Math.abs(weight) > MAX_WEIGHT) {
     throw new PromptParseError(`The weight ${weight} in ${quote(piece)} is out of range: use a number between -${MAX_WEIGHT} and ${MAX_WEIGHT}.`);
   }
@@ -100,14 +118,14 @@ export interface ParsePromptsOptions {
 
 /** Parses `a:1 | b:0.5 | c:-1`. Throws PromptParseError with a message fit for the user. */
 export function parsePrompts(input: string, opts: ParsePromptsOptions = {}): WeightedPrompt[] {
-  if (!input || !input.trim()) {
+  if (!input || isBlank(input)) {
     if (opts.allowEmpty) return [];
     throw new PromptParseError('The prompt is empty: tell me what to paint, e.g. `a lighthouse in a storm`.');
   }
   const pieces = input.split('|');
   const out: WeightedPrompt[] = [];
   for (const piece of pieces) {
-    if (!piece.trim()) {
+    if (isBlank(piece)) {
       if (pieces.length > 1) throw new PromptParseError('There is an empty prompt between the `|` separators: remove the extra `|` or put text there.');
       continue;
     }

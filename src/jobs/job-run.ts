@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { CheckpointError } from './errors.ts';
+import { plainError } from './user-errors.ts';
 import { unitFactor } from './fairness.ts';
 import type { JobStoreApi } from './store-api.ts';
 import type { Checkpoint, JobAbortReason, JobRecord, JobRunner, JobRunnerContext, SchedulerEventMap } from './types.ts';
@@ -52,7 +53,7 @@ export async function runJob(r: RunningJob, deps: JobRunDeps): Promise<void> {
   try {
     resume = store.loadCheckpoint(id);
   } catch (e) {
-    failRun(r, deps, e instanceof CheckpointError ? checkpointMessage(e) : `Could not load this job's saved progress: ${errText(e)}`, e);
+    failRun(r, deps, e instanceof CheckpointError ? checkpointMessage(e) : `Could not load this job's saved progress. ${plainError(e, id)}`, e);
     return;
   }
   store.markRunning(id, device);
@@ -106,7 +107,7 @@ export async function runJob(r: RunningJob, deps: JobRunDeps): Promise<void> {
     return;
   }
   if (error !== undefined || !result) {
-    failRun(r, deps, runnerMessage(error), error);
+    failRun(r, deps, plainError(error, id), error);
     return;
   }
   try {
@@ -125,7 +126,7 @@ export async function runJob(r: RunningJob, deps: JobRunDeps): Promise<void> {
       ...(done.finalZPath ? { finalZPath: done.finalZPath } : {}),
     });
   } catch (e) {
-    failRun(r, deps, `Could not save the result: ${errText(e)}`, e);
+    failRun(r, deps, `Could not save the result. ${plainError(e, id)}`, e);
   }
 }
 
@@ -145,12 +146,6 @@ function failRun(r: RunningJob, deps: JobRunDeps, message: string, cause: unknow
 
 export function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function runnerMessage(e: unknown): string {
-  const user = (e as { userMessage?: unknown } | undefined)?.userMessage;
-  const text = typeof user === 'string' ? user : `The painter failed: ${errText(e)}`;
-  return text.length > 500 ? text.slice(0, 497) + '...' : text;
 }
 
 export function checkpointMessage(e: CheckpointError): string {

@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import { CheckpointError } from './errors.ts';
 import { seedServed, type ServedStamps } from './fairness.ts';
-import { checkpointMessage, errText } from './job-run.ts';
+import { checkpointMessage } from './job-run.ts';
+import { plainError } from './user-errors.ts';
 import type { JobStoreApi } from './store-api.ts';
 import type { FailedEvent, JobRecord } from './types.ts';
 
@@ -53,7 +54,7 @@ export function recoverJobs(store: JobStoreApi, opts: RecoverOptions): { report:
         if (c) report.resumed.push(job.id);
       } catch (e) {
         opts.log.error({ err: e, job: job.id }, 'recover: bad checkpoint');
-        fail(job, e instanceof CheckpointError ? checkpointMessage(e) : errText(e));
+        fail(job, e instanceof CheckpointError ? checkpointMessage(e) : plainError(e, job.id));
         continue;
       }
     }

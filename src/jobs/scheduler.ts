@@ -45,6 +45,8 @@ export interface SchedulerOptions {
   shutdownTimeoutMs?: number;
   /** shutdown() closes the store (default true). */
   closeStore?: boolean;
+  /** Extra admission checks (disk space, input files): throws JobRefusedError to refuse. */
+  admit?: (input: NewJob) => void;
 }
 
 export type CancelResult =
@@ -69,6 +71,7 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
   private readonly shutdownTimeoutMs: number;
   private readonly closeStore: boolean;
   private readonly runDeps: JobRunDeps;
+  private readonly admit: ((input: NewJob) => void) | undefined;
 
   constructor(opts: SchedulerOptions) {
     super();
@@ -77,6 +80,7 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
     this.log = opts.logger ?? pino({ level: 'silent' });
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 30_000;
     this.closeStore = opts.closeStore ?? true;
+    this.admit = opts.admit;
     this.limitValues = loadLimits(this.store, opts.limits);
     this.runDeps = { store: this.store, log: this.log, emit: (name, ...args) => this.fire(name, ...args), measured: (d) => this.devices.refreshSpeed(d) };
   }
@@ -153,6 +157,7 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
   submit(input: NewJob): QueueEntry {
     if (this.shuttingDown) throw new JobRefusedError('shutting_down', 'The bot is restarting: try again in a minute.');
     validateRequest(input.request);
+    this.admit?.(input);
     const { perUserCap, globalQueueCap } = this.limitValues;
     const mine = this.activeCountOf(input.userId);
     if (perUserCap > 0 && mine >= perUserCap)

@@ -4,6 +4,7 @@
  * same shape.
  */
 import type { ServiceRecord } from './fairness.ts';
+import type { Lease, LeaseRequest } from './store-lease.ts';
 import type { Checkpoint, DiscordRef, JobRecord, JobResult, JobState, NewJob } from './types.ts';
 
 export interface StepTimeSample {
@@ -81,6 +82,24 @@ export interface JobStoreApi {
   jobsPerDay(since: number): DayCounts[];
   /** started − created (ms) of the jobs created since `since` that started. */
   waitTimesSince(since: number): number[];
+  /** Finished jobs that ended before `before` (ms) and still point at result files, oldest first (retention). */
+  finishedBefore(before: number, limit?: number): JobRecord[];
+  /** An ended job's snapshots, checkpoint and temp files go (result, timelapse, final z stay); returns how many files. */
+  pruneEndedJob(id: string): number;
+  /** Forgets the job's result, timelapse, final z and snapshot paths (after retention removed the files). */
+  forgetResultFiles(id: string): void;
   /** Throws (with the reason) unless the store can take a write now; writes nothing. */
   checkWritable(): void;
+
+  // one bot per store
+  /** Takes the store's exclusive lease (pid, host, heartbeat) or throws LeaseHeldError; a stale one is taken over. */
+  acquireLease(req: LeaseRequest): Lease;
+  /** Heartbeat; false when the lease is no longer ours (another process took it over). */
+  renewLease(token: string): boolean;
+  /** Gives the lease up if it is ours. */
+  releaseLease(token: string): void;
+  /** The current lease, if any (for `npm run restore`, /healthz). */
+  readLease(): Lease | undefined;
 }
+
+export type { Lease, LeaseRequest } from './store-lease.ts';

@@ -116,13 +116,17 @@ export function retryBusy<T>(fn: () => T, tries = 200): T {
   }
 }
 
-export function migrate(db: Database.Database): void {
+/** `beforeCreate` runs in the write transaction when the file has no schema yet (it may throw to refuse). */
+export function migrate(db: Database.Database, hooks: { beforeCreate?(): void; newer?(version: number): void } = {}): void {
   const current = (): number => db.pragma('user_version', { simple: true }) as number;
-  if (current() >= MIGRATIONS.length) return;
+  const v0 = current();
+  if (v0 > MIGRATIONS.length) hooks.newer?.(v0);
+  if (v0 >= MIGRATIONS.length) return;
   // IMMEDIATE: two processes opening a fresh database at once serialise here; the second sees the new version.
   retryBusy(() =>
     db
       .transaction(() => {
+        if (current() === 0) hooks.beforeCreate?.();
         for (let v = current(); v < MIGRATIONS.length; v++) {
           db.exec(MIGRATIONS[v]!);
           db.pragma(`user_version = ${v + 1}`);

@@ -14,7 +14,11 @@ import { encodeCheckpoint } from './checkpoint-codec.ts';
 import { encodeNpy } from '../engine/npy.ts';
 import type { ServiceRecord } from './fairness.ts';
 import { fileTag, jobDirOf, readCheckpointFile, sha256, sweepDir, writeFileAtomic } from './store-files.ts';
-import { MIGRATIONS, migrate, retryBusy, rowToJob, type JobRow } from './store-schema.ts';
+import { MIGRATIONS, rowToJob, type JobRow } from './store-schema.ts';
+import { openChecked } from './store-open.ts';
+import { shownPath } from './store-check.ts';
+import { acquireLease, readLease, releaseLease, renewLease, type Lease, type LeaseRequest } from './store-lease.ts';
+import * as q from './store-queries.ts';
 import type {
   DayCounts,
   DeviceStepStats,
@@ -24,7 +28,7 @@ import type {
   StepTimeRecord,
   StepTimeSample,
 } from './store-api.ts';
-import { JOB_STATES, type Checkpoint, type JobRecord, type JobResult, type JobState, type NewJob } from './types.ts';
+import { type Checkpoint, type JobRecord, type JobResult, type JobState, type NewJob } from './types.ts';
 
 export type { DeviceStepStats, StepTimeSample } from './store-api.ts';
 
@@ -50,6 +54,7 @@ export class JobStore implements JobStoreApi {
   private readonly durable: boolean;
   private readonly stmts;
   private closed = false;
+  private leaseToken: string | undefined;
 
   constructor(opts: JobStoreOptions) {
     this.dataDir = path.resolve(opts.dataDir);
@@ -57,11 +62,7 @@ export class JobStore implements JobStoreApi {
     this.durable = opts.durable ?? true;
     fs.mkdirSync(path.dirname(this.dbFile), { recursive: true });
     fs.mkdirSync(path.join(this.dataDir, 'jobs'), { recursive: true });
-    const db = (this.db = new Database(this.dbFile, { timeout: opts.busyTimeoutMs ?? 10_000 }));
-    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-    retryBusy(() => db.pragma('journal_mode = WAL'));
-    db.pragma('synchronous = NORMAL');
-    migrate(db);
+    const db = (this.db = openChecked(this.dbFile, this.dataDir, opts.busyTimeoutMs ?? 10_000));
     this.stmts = {
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       byMessage: db.prepare<[string, string], JobRow>('SELECT * FROM jobs WHERE message_id = ? OR thread_id = ? ORDER BY seq DESC LIMIT 1'),
@@ -331,59 +332,66 @@ export class JobStore implements JobStoreApi {
       .all(since);
   }
 
-  // ---------------------------------------------------------------- reporting
+  // ---------------------------------------------------------------- reporting (store-queries.ts)
 
   recentStarts(limit: number): ServiceRecord[] {
-    return this.db
-      .prepare<[number], ServiceRecord>(
-        'SELECT user_id AS userId, guild_id AS guildId, MAX(started_at) AS at FROM jobs WHERE started_at IS NOT NULL GROUP BY user_id, guild_id ORDER BY at DESC LIMIT ?',
-      )
-      .all(limit);
+    return q.recentStarts(this.db, limit);
   }
-
   countByState(): Record<JobState, number> {
-    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-    for (const r of this.db.prepare<[], { state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all()) counts[r.state] = r.n;
-    return counts;
+    return q.countByState(this.db);
   }
-
   jobsPerDay(since: number): DayCounts[] {
-    return this.db
-      .prepare<[number], DayCounts>(
-        `SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS total,
-                SUM(state = 'done') AS done, SUM(state = 'failed') AS failed, SUM(state = 'cancelled') AS cancelled
-           FROM jobs WHERE created_at >= ? GROUP BY day ORDER BY day`,
-      )
-      .all(since);
+    return q.jobsPerDay(this.db, since);
   }
-
   waitTimesSince(since: number): number[] {
-    return this.db
-      .prepare<[number], { w: number }>('SELECT started_at - created_at AS w FROM jobs WHERE started_at IS NOT NULL AND created_at >= ?')
-      .all(since)
-      .map((r) => r.w);
+    return q.waitTimesSince(this.db, since);
+  }
+  finishedBefore(before: number, limit = 500): JobRecord[] {
+    return q.finishedBefore(this.db, before, limit);
+  }
+  forgetResultFiles(id: string): void {
+    this.tx(() => q.forgetResultFiles(this.db, id));
+  }
+  pruneEndedJob(id: string): number {
+    const dir = this.jobDir(id);
+    return this.tx(() => q.forgetIntermediates(this.db, id)) && fs.existsSync(dir) ? sweepDir(dir, []) : 0;
   }
 
-  /**
-   * BEGIN IMMEDIATE takes the write lock (fails on a read-only or locked database), one row goes into
-   * settings, and everything is rolled back; then the data folder (snapshots, results) must be writable.
-   */
+  // ---------------------------------------------------------------- lease (store-lease.ts) and backups
+
+  acquireLease(req: LeaseRequest): Lease {
+    const l = this.tx(() => acquireLease(this.db, req, `DB_PATH=${shownPath(this.dbFile)}`));
+    this.leaseToken = req.token; // close() gives it up
+    return l;
+  }
+  renewLease(token: string): boolean {
+    return this.closed ? false : this.tx(() => renewLease(this.db, token));
+  }
+  releaseLease(token: string): void {
+    if (!this.closed) this.tx(() => releaseLease(this.db, token));
+    if (token === this.leaseToken) this.leaseToken = undefined;
+  }
+  readLease(): Lease | undefined {
+    return readLease(this.db);
+  }
+  /** An online copy of the whole database (better-sqlite3's backup API) into `file`. */
+  async backupTo(file: string): Promise<void> {
+    await this.db.backup(file);
+  }
+
+  /** A write that is rolled back (the write lock), then the data folder must be writable (store-queries.ts). */
   checkWritable(): void {
     if (this.closed) throw new Error('the job store is closed');
-    const db = this.db;
-    if (!db.inTransaction) {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        db.prepare("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES ('ops.healthz', '0', ?)").run(Date.now());
-      } finally {
-        db.exec('ROLLBACK');
-      }
-    }
-    fs.accessSync(this.dataDir, fs.constants.W_OK);
+    q.checkWritable(this.db, this.dataDir);
   }
 
   close(): void {
     if (this.closed) return;
+    try {
+      if (this.leaseToken) this.releaseLease(this.leaseToken);
+    } catch {
+      /* a stale lease is taken over anyway */
+    }
     this.closed = true;
     this.db.close();
   }

@@ -193,7 +193,7 @@ export type SchedulerEventName = keyof SchedulerEventMap;
 /** position 1 = next to start. etaSec: seconds until it starts; etaDoneSec: until it is finished. */
 export interface QueueEntry { job: JobRecord; position: number; etaSec: number; etaDoneSec: number }
 
-export type RefusalCode = 'user_cap' | 'global_cap' | 'shutting_down';
+export type RefusalCode = 'user_cap' | 'global_cap' | 'shutting_down' | 'disk_full' | 'inputs_gone';
 
 /** Runtime limits an admin can change (persisted in the store's settings table). */
 export interface SchedulerLimits {

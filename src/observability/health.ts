@@ -2,6 +2,7 @@
  * /healthz checks: the Discord gateway connection, the job store (a write that is rolled back, and the
  * data folder), and each device's engine worker. Every check is cheap and synchronous.
  */
+import type { DiskSpace } from '../jobs/admission.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { JobRunner } from '../jobs/types.ts';
@@ -64,6 +65,8 @@ export interface HealthSources {
   store: JobStoreApi;
   scheduler: Pick<Scheduler, 'isShuttingDown' | 'devicesStatus'>;
   runners: readonly JobRunner[];
+  /** free space of the data folder against MIN_FREE_MB; undefined when the guard is off */
+  disk?: () => DiskSpace | undefined;
 }
 
 export interface HealthReport {
@@ -73,6 +76,7 @@ export interface HealthReport {
   gateway: ReturnType<typeof gatewayHealth>;
   store: Check;
   devices: Record<string, ReturnType<typeof runnerHealth> & { paused: boolean; running: number }>;
+  disk?: DiskSpace;
   uptimeSec: number;
 }
 
@@ -90,5 +94,7 @@ export function checkHealth(src: HealthSources): HealthReport {
   if (!gateway.ok) reasons.push(gateway.reason!);
   if (!store.ok) reasons.push(store.reason!);
   for (const d of Object.values(devices)) if (!d.ok) reasons.push(d.reason!);
-  return { ok: reasons.length === 0, reasons, gateway, store, devices, uptimeSec: Math.round(process.uptime()) };
+  const disk = src.disk?.();
+  if (disk && !disk.ok) reasons.push(`the data folder has ${disk.freeMb} MB free, under MIN_FREE_MB=${disk.minFreeMb}: new jobs are refused`);
+  return { ok: reasons.length === 0, reasons, gateway, store, devices, ...(disk ? { disk } : {}), uptimeSec: Math.round(process.uptime()) };
 }

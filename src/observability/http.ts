@@ -9,7 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { checkHealth, type GatewayLike } from './health.ts';
+import { checkHealth, type GatewayLike, type HealthSources } from './health.ts';
 import { MetricsCollector, type MetricsSources } from './metrics.ts';
 
 export interface OpsServerOptions extends MetricsSources {
@@ -18,6 +18,7 @@ export interface OpsServerOptions extends MetricsSources {
   /** default 127.0.0.1 */
   host?: string;
   logger?: Logger;
+  disk?: HealthSources['disk'];
 }
 
 export interface OpsServer {

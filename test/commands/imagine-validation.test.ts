@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { Json } from '../fake-discord/index.ts';
-import { replyMessage, startHarness, str, int, num, user, type Harness } from '../bot/helpers/harness.ts';
+import { replyMessage, startHarness, str, int, num, unsafeTexts, user, type Harness } from '../bot/helpers/harness.ts';
 
 const CALLBACK = 'POST /interactions/:interaction/:token/callback';
 
@@ -15,6 +15,8 @@ describe('/imagine input validation (e2e)', () => {
     png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#3a6' } }).png().toBuffer();
   });
   afterAll(async () => {
+    // every error path above: no reply has a server path, a stack or a library's raw error
+    if (h) expect(unsafeTexts(h.fake)).toEqual([]);
     await h?.close();
   });
 
@@ -105,6 +107,7 @@ describe('/imagine input validation (e2e)', () => {
     const init = fake.addCdnFile(png, { filename: 'start.png', contentType: 'image/png', width: 32, height: 32 });
     const jpeg = await sharp(png).jpeg().toBuffer();
     const ip = fake.addCdnFile(jpeg, { filename: 'look.jpg', contentType: 'image/jpeg' });
+    const hold = h.runners[0]!.holdAt(1); // the uploads go once the job ends
     const i = fake.slashCommand({
       name: 'imagine',
       user: user(fake, 'alice'),
@@ -118,6 +121,9 @@ describe('/imagine input validation (e2e)', () => {
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(job.request.initImage!)).toEqual(png);
     expect(fake.cdnStats(init)!.requests).toBe(1);
+    await hold.reached;
+    hold.release();
+    await h.bot.scheduler.whenIdle();
   });
 
   it('the per-user cap is refused privately before anything goes public', async () => {

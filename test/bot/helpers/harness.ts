@@ -154,3 +154,21 @@ export function user(fake: FakeDiscord, name: string, opts: { mod?: boolean; adm
 export async function jobFor(h: Harness, messageId: string): Promise<import('../../../src/jobs/types.ts').JobRecord> {
   return h.fake.waitFor(() => (h.bot.store.isOpen ? h.bot.store.findByMessageId(messageId) : undefined), { what: `the job of message ${messageId}` });
 }
+
+/** Everything the bot said to Discord: interaction answers, webhook posts and edits, channel messages. */
+export function everythingSent(fake: FakeDiscord): string[] {
+  const out: string[] = [];
+  for (const r of fake.find((x) => /^(POST|PATCH) /.test(x.route))) {
+    const b = r.body as Json | undefined;
+    const content = b?.data?.content ?? b?.content;
+    if (typeof content === 'string') out.push(content);
+  }
+  return out;
+}
+
+/** What no user-facing text may contain: a server path, a stack frame, a library's raw error. */
+export const UNSAFE_TEXT: readonly RegExp[] = [/\/(home|srv|tmp|var|usr|root|work|opt)\//, /[A-Za-z]:\\/, /\bat \S+ \(/, /\n\s+at /, /vips|libpng|ENOENT|SQLITE|\.ts:\d+/];
+
+export function unsafeTexts(fake: FakeDiscord): string[] {
+  return everythingSent(fake).filter((t) => UNSAFE_TEXT.some((re) => re.test(t)));
+}
