@@ -13,10 +13,10 @@ export const whisperFixture = (...parts: string[]): string => path.join(whisperF
 
 /**
  * openai/whisper's multilingual.tiktoken, which the fixture does not ship: REVERIE_WHISPER_VOCAB, else
- * beside the fixture's checkpoint, else models/whisper/ of this checkout; undefined when none is there.
+ * beside the fixture's checkpoint, else the copy in test/assets/whisper/, else models/whisper/.
  */
 export function whisperRankFile(): string | undefined {
-  const candidates = [process.env.REVERIE_WHISPER_VOCAB, whisperFixture('whisper', 'multilingual.tiktoken'), path.join(repoRoot, 'models/whisper/multilingual.tiktoken')];
+  const candidates = [process.env.REVERIE_WHISPER_VOCAB, whisperFixture('whisper', 'multilingual.tiktoken'), path.join(repoRoot, 'test/assets/whisper/multilingual.tiktoken'), path.join(repoRoot, 'models/whisper/multilingual.tiktoken')];
   return candidates.find((c): c is string => !!c && fs.existsSync(c));
 }
 /** The BigGAN-deep fixture beside parity-tiny; REVERIE_BIGGAN_FIXTURES overrides. */
