@@ -22,9 +22,13 @@ export interface StepCase {
   hostPrepSec: number;
   /** bytes of the inputs fed to one run (z, targets, the cutouts' parameters) */
   bytesFedPerStep: number;
-  /** RSS peak from building the graph to the last step (this session is the only one alive) */
+  /**
+   * The process's RSS high-water mark (the kernel's, exact) when the steps end: for the first case it
+   * covers everything one session costs, from making the weights to the last step, like the
+   * reference's ru_maxrss; later cases include the earlier ones' marks
+   */
   peakRssMB: number;
-  /** RSS peak while the steps run (the weights' JS copies are released by then, as the engine does) */
+  /** RSS peak sampled while the steps run (the weights' JS copies are released by then, as the engine does) */
   stepPeakRssMB: number;
   /** matrix-product and convolution FLOPs of one step, and the rate achieved */
   gflopPerStep: number;
@@ -44,12 +48,11 @@ export interface StepCaseOptions {
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
 
-/** Samples the process RSS every 50 ms until stopped; returns the peak. */
-function rssSampler(): { peak(): number; stop(): number } {
+/** Samples the process RSS every 50 ms until stopped (between runs' awaits); returns the peak seen. */
+function rssSampler(): { stop(): number } {
   let peak = process.memoryUsage().rss;
   const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
   return {
-    peak: () => Math.max(peak, process.memoryUsage().rss),
     stop: () => {
       clearInterval(t);
       return Math.max(peak, process.memoryUsage().rss);
@@ -58,7 +61,6 @@ function rssSampler(): { peak(): number; stop(): number } {
 }
 
 export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCaseOptions): Promise<StepCase> {
-  const all = rssSampler();
   const f = vqgan.config.factor;
   const zShape: [number, number, number, number] = [1, vqgan.config.embedDim, o.size / f, o.size / f];
   const cut: CutoutSpec = { method: o.method, cutn: o.cutn, cutSize: clip.inputSize, cutPow: 1, augments: DEFAULT_AUGMENTS[o.method], width: o.size, height: o.size };
@@ -97,8 +99,8 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     if (i > 0) samples.push((performance.now() - t0) / 1000);
   }
   const stepPeak = steps.stop();
+  const peak = process.resourceUsage().maxRSS * 1024;
   await session.release();
-  const peak = all.stop();
   let topOps: StepCase['topOps'];
   if (o.profile) {
     await Promise.all([clip.params.load(), vqgan.params.load()]);
