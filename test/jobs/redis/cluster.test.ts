@@ -1,0 +1,163 @@
+/**
+ * Distributed mode against a real redis-server (started here on a free loopback port, AOF on): a front
+ * (this process) and worker processes running the deterministic runner. Skips with a printed reason only
+ * when redis-server is missing and CI is unset.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { DeterministicRunner } from '../deterministic-runner.ts';
+import { newJob, tmpDir } from '../helpers.ts';
+import { redisServerPath, TestRedis } from './redis-server.ts';
+import { startFront, startWorker, until, type Front, type WorkerProc } from './cluster-helpers.ts';
+import { keys } from '../../../src/jobs/redis/protocol.ts';
+import type { JobRecord } from '../../../src/jobs/types.ts';
+
+const haveRedis = redisServerPath() !== undefined;
+if (!haveRedis && !process.env.CI) console.warn('SKIPPED distributed-mode tests: redis-server is not installed (apt-get install redis-server); CI is unset');
+
+async function reference(job: JobRecord): Promise<string> {
+  const r = await new DeterministicRunner({ device: 'ref' }).run(job, {
+    signal: new AbortController().signal,
+    onProgress: () => {},
+    onSnapshot: () => {},
+    onCheckpoint: () => {},
+  });
+  return r.metadata.zChecksum as string;
+}
+
+describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a real redis-server)', () => {
+  let redis: TestRedis;
+  let conn: Redis;
+  const workers: WorkerProc[] = [];
+  const fronts: Front[] = [];
+  const k = keys();
+  const worker = async (id: string, env: Record<string, string> = {}): Promise<WorkerProc> => {
+    const w = startWorker(redis.url, id, { SNAPSHOT_EVERY: '3', ...env });
+    workers.push(w);
+    await w.ready;
+    return w;
+  };
+  const front = async (): Promise<Front> => {
+    const f = await startFront(redis.url, tmpDir('front'));
+    fronts.push(f);
+    return f;
+  };
+  const runs = async (id: string): Promise<{ worker: string; startStep: number }[]> =>
+    (await conn.lrange(k.runs(id), 0, -1)).map((t) => JSON.parse(t) as { worker: string; startStep: number });
+  const done = (f: Front, id: string) => f.events.some((e) => e.name === 'done' && e.job.id === id);
+  const lastDone = (f: Front, id: string) => f.events.find((e) => e.name === 'done' && e.job.id === id)!.job;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+    conn.on('error', () => undefined);
+  });
+  afterAll(async () => {
+    for (const f of fronts) await f.stop().catch(() => undefined);
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    conn?.disconnect();
+    await redis?.stop();
+  });
+
+  it('runs jobs from several users on 2 worker processes, two at once, in fair order', async () => {
+    const [w1, w2] = [await worker('w1', { STEP_MS: '15' }), await worker('w2', { STEP_MS: '15' })];
+    const f = await front();
+    await until(() => f.cluster.capacity === 2, 10_000, 'two worker devices');
+    const ids: string[] = [];
+    f.scheduler.pause('cluster'); // submit all, then release: the order is the fair one, not submission order
+    for (const u of ['a', 'b', 'c']) for (let i = 0; i < 3; i++) ids.push(f.scheduler.submit(newJob(u, { req: { steps: 12, seed: i + 1 } })).job.id);
+    f.scheduler.resume('cluster');
+    let maxRunning = 0;
+    await until(() => {
+      maxRunning = Math.max(maxRunning, f.scheduler.runningJobs().length);
+      return ids.every((id) => done(f, id));
+    }, 60_000, 'all jobs done');
+    expect(maxRunning).toBe(2);
+    const order = f.events.filter((e) => e.name === 'started').map((e) => e.job.userId);
+    expect(order.slice(0, 3).sort()).toEqual(['a', 'b', 'c']); // round-robin, not FIFO (a, a, a)
+    const used = new Set<string>();
+    for (const id of ids) for (const r of await runs(id)) used.add(r.worker);
+    expect([...used].sort()).toEqual(['w1', 'w2']);
+    for (const id of ids) expect(lastDone(f, id).metadata?.zChecksum).toBe(await reference(lastDone(f, id)));
+    expect(w1.proc.exitCode).toBeNull();
+    expect(w2.proc.exitCode).toBeNull();
+    await f.stop();
+  });
+
+  it('SIGKILL of a worker mid-job: the other worker finishes it from its checkpoint, same message, no step redone', async () => {
+    const f = await front();
+    await until(() => f.cluster.capacity >= 1, 10_000, 'a worker');
+    const id = f.scheduler.submit(newJob('k', { req: { steps: 60, seed: 7 } })).job.id;
+    f.scheduler.setDiscordRefs(id, { messageId: 'm-kill' });
+    let victim: WorkerProc | undefined;
+    await until(() => (victim = workers.find((w) => w.proc.exitCode === null && (w.steps.get(id) ?? 0) >= 10)) !== undefined, 20_000, 'progress');
+    const ckptBefore = f.scheduler.getJob(id)!.checkpointStep ?? 0;
+    victim!.proc.kill('SIGKILL');
+    await victim!.exited;
+    const killedAt = victim!.steps.get(id)!;
+    await until(() => done(f, id), 60_000, 'the job to finish elsewhere');
+    const r = await runs(id);
+    expect(r).toHaveLength(2);
+    expect(r[1]!.worker).not.toBe(victim!.id);
+    // resumed from the checkpoint Redis had at the kill: at least what the front saw, at most the last step computed
+    expect(r[1]!.startStep).toBeGreaterThanOrEqual(Math.max(ckptBefore, 1));
+    expect(r[1]!.startStep).toBeGreaterThanOrEqual(killedAt - 1);
+    expect(r[1]!.startStep).toBeLessThanOrEqual(killedAt);
+    const job = lastDone(f, id);
+    expect(job.discord.messageId).toBe('m-kill');
+    expect(f.events.filter((e) => e.name === 'started' && e.job.id === id)).toHaveLength(1);
+    expect(job.metadata?.zChecksum).toBe(await reference(job)); // bit-identical to an uninterrupted run
+    await worker('w3', { STEP_MS: '15' }); // back to two workers
+    await f.stop();
+  });
+
+  it('SIGTERM of a worker: its job is handed back with a checkpoint and finishes on another worker', async () => {
+    const f = await front();
+    await until(() => f.cluster.capacity === 2, 10_000, 'two workers');
+    const id = f.scheduler.submit(newJob('t', { req: { steps: 60, seed: 9 } })).job.id;
+    let victim: WorkerProc | undefined;
+    await until(() => (victim = workers.find((w) => w.proc.exitCode === null && (w.steps.get(id) ?? 0) >= 8)) !== undefined, 20_000, 'progress');
+    const t0 = Date.now();
+    victim!.proc.kill('SIGTERM');
+    expect(await victim!.exited).toBe(0);
+    console.log('SIGTERM: worker exited after', Date.now() - t0, 'ms');
+    const stoppedAt = victim!.steps.get(id)!;
+    await until(() => done(f, id), 30_000, 'the job to finish elsewhere');
+    console.log('SIGTERM: job done', Date.now() - t0, 'ms after the signal');
+    const r = await runs(id);
+    expect(r).toHaveLength(2);
+    expect(r[1]!.startStep).toBe(stoppedAt); // the final checkpoint: nothing redone, nothing skipped
+    expect(lastDone(f, id).metadata?.zChecksum).toBe(await reference(lastDone(f, id)));
+    await worker('w4', { STEP_MS: '15' });
+    await f.stop();
+  });
+
+  it('cancel reaches the remote worker within one step', async () => {
+    const f = await front();
+    await until(() => f.cluster.capacity === 2, 10_000, 'two workers');
+    const id = f.scheduler.submit(newJob('c', { req: { steps: 200, seed: 3 } })).job.id;
+    let w: WorkerProc | undefined;
+    await until(() => (w = workers.find((x) => x.proc.exitCode === null && (x.steps.get(id) ?? 0) >= 3)) !== undefined, 20_000, 'progress');
+    const at = w!.steps.get(id)!;
+    const c = f.scheduler.cancel(id);
+    expect(c.ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 500)); // 500 ms = 33 steps at 15 ms: it would have gone on
+    expect(w!.steps.get(id)!).toBeLessThanOrEqual(at + 1);
+    await until(async () => (await conn.hgetall(k.workers)) && f.cluster.workers().every((x) => x.devices.every((d) => d.jobId !== id)), 5_000, 'the device to be free');
+    await f.stop();
+  });
+
+  it('redis-server stopped and restarted (AOF) mid-run: no job lost', async () => {
+    const f = await front();
+    await until(() => f.cluster.capacity === 2, 10_000, 'two workers');
+    const ids = ['r1', 'r2', 'r3'].flatMap((u) => [1, 2].map((s) => f.scheduler.submit(newJob(u, { req: { steps: 25, seed: s } })).job.id));
+    await until(() => workers.some((w) => w.proc.exitCode === null && [...w.steps.keys()].some((j) => ids.includes(j))), 20_000, 'progress');
+    await redis.down();
+    await new Promise((r) => setTimeout(r, 700));
+    await redis.up();
+    await until(() => ids.every((id) => done(f, id) || f.events.some((e) => e.name === 'failed' && e.job.id === id)), 90_000, 'all jobs settled');
+    expect(f.events.filter((e) => e.name === 'failed' && ids.includes(e.job.id)).map((e) => (e.payload as { error: string }).error)).toEqual([]);
+    for (const id of ids) expect(lastDone(f, id).metadata?.zChecksum).toBe(await reference(lastDone(f, id)));
+    await f.stop();
+  });
+});
