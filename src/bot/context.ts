@@ -8,6 +8,7 @@ import type { Scheduler } from '../jobs/scheduler.ts';
 import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { DiscordPort } from './discord-port.ts';
 import type { Presenter } from './presenter.ts';
+import type { ClusterRunner } from '../jobs/redis/cluster-runner.ts';
 
 export interface BotContext {
   config: Config;
@@ -23,6 +24,8 @@ export interface BotContext {
   log: Logger;
   /** counters for /metrics */
   metrics: BotMetrics;
+  /** distributed mode (REDIS_URL): the workers and their devices */
+  cluster?: ClusterRunner | undefined;
 }
 
 /** Counters for the operations endpoint (/metrics); the presenter has its own (edits sent...). */

@@ -21,6 +21,7 @@ import type { Command } from './interaction.ts';
 import { Presenter, type PresenterOptions } from './presenter.ts';
 import { logJobEvents } from '../ops/job-log.ts';
 import { startOpsServer, type OpsServer } from '../ops/http.ts';
+import { clusterFrontRunners, redisMode, startCluster } from './cluster.ts';
 
 export interface BotDeps {
   /** The slash commands (src/commands/index.ts's COMMANDS): the bot routes to them but does not import them. */
@@ -85,7 +86,8 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   const store = deps.store ?? openStore({ dataDir: config.dataDir, dbFile: config.dbPath });
   let runners: JobRunner[];
   try {
-    runners = deps.runners ?? (await engineRunners(config, log, metrics));
+    const mode = deps.runners ? undefined : redisMode();
+    runners = deps.runners ?? (mode ? await clusterFrontRunners(mode, log, () => engineRunners(config, log, metrics)) : await engineRunners(config, log, metrics));
   } catch (err) {
     if (ownStore) store.close();
     throw err;
@@ -170,6 +172,7 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   }
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, devices: runners.map((r) => r.device) }, 'logged in to Discord');
 
+  ctx.cluster = await startCluster(scheduler, runners);
   const report = scheduler.recover();
   if (report.requeued.length || report.failed.length) {
     log.info({ requeued: report.requeued.length, resumed: report.resumed.length, failed: report.failed.length }, 'recovered jobs from the last run');

@@ -2,6 +2,7 @@
  * /reverie pause|resume [device] · /reverie limits [per_user] [max_steps] [max_size] [queue_cap] ·
  * /reverie stats: run-time controls for members with Manage Server. Changes persist in the store.
  */
+import { describeWorkers, pauseWorkers } from '../bot/cluster.ts';
 import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { Config } from '../config.ts';
 import type { BotContext } from '../bot/context.ts';
@@ -57,7 +58,8 @@ function describeDevices(ctx: BotContext): string {
   return ctx.scheduler
     .devicesStatus()
     .map((d) => `\`${d.device}\`: ${d.paused ? '⏸️ paused' : '▶️ taking jobs'}${d.running.length ? ` · ${d.running.length} running` : ''}`)
-    .join('\n');
+    .join('\n')
+    .concat(ctx.cluster ? `\n${describeWorkers(ctx.cluster).join('\n')}` : '');
 }
 
 export function renderStats(ctx: BotContext): string {
@@ -88,6 +90,10 @@ export const reverie: Command = {
       case 'resume': {
         const device = i.options.getString('device') ?? undefined;
         const known = ctx.scheduler.devicesStatus().map((d) => d.device);
+        if (device && !known.includes(device) && (await pauseWorkers(ctx.cluster, device, sub === 'pause'))) {
+          ctx.log.info({ by: i.user.id, target: device }, `workers ${sub}d`);
+          return replyPrivately(i, `${sub === 'pause' ? '⏸️ Paused' : '▶️ Resumed'} \`${device}\` (a running job finishes first).`);
+        }
         if (device && !known.includes(device)) return replyPrivately(i, `There is no device \`${device}\`; there are ${known.map((d) => `\`${d}\``).join(', ')}.`);
         if (sub === 'pause') ctx.scheduler.pause(device);
         else ctx.scheduler.resume(device);
