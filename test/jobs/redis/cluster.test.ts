@@ -10,6 +10,8 @@ import { newJob, tmpDir } from '../helpers.ts';
 import { redisServerPath, TestRedis } from './redis-server.ts';
 import { startFront, startWorker, until, type Front, type WorkerProc } from './cluster-helpers.ts';
 import { keys } from '../../../src/jobs/redis/protocol.ts';
+import { migrateToRedis } from '../../../src/jobs/redis/migrate.ts';
+import { JobStore } from '../../../src/jobs/store.ts';
 import type { JobRecord } from '../../../src/jobs/types.ts';
 
 const haveRedis = redisServerPath() !== undefined;
@@ -37,8 +39,8 @@ describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a re
     await w.ready;
     return w;
   };
-  const front = async (): Promise<Front> => {
-    const f = await startFront(redis.url, tmpDir('front'));
+  const front = async (dir = tmpDir('front')): Promise<Front> => {
+    const f = await startFront(redis.url, dir);
     fronts.push(f);
     return f;
   };
@@ -51,6 +53,8 @@ describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a re
     redis = await TestRedis.start();
     conn = new Redis(redis.url, { maxRetriesPerRequest: null });
     conn.on('error', () => undefined);
+    await worker('w1', { STEP_MS: '15' });
+    await worker('w2', { STEP_MS: '15' });
   });
   afterAll(async () => {
     for (const f of fronts) await f.stop().catch(() => undefined);
@@ -60,7 +64,7 @@ describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a re
   });
 
   it('runs jobs from several users on 2 worker processes, two at once, in fair order', async () => {
-    const [w1, w2] = [await worker('w1', { STEP_MS: '15' }), await worker('w2', { STEP_MS: '15' })];
+    const [w1, w2] = [workers[0]!, workers[1]!];
     const f = await front();
     await until(() => f.cluster.capacity === 2, 10_000, 'two worker devices');
     const ids: string[] = [];
@@ -158,6 +162,50 @@ describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a re
     await until(() => ids.every((id) => done(f, id) || f.events.some((e) => e.name === 'failed' && e.job.id === id)), 90_000, 'all jobs settled');
     expect(f.events.filter((e) => e.name === 'failed' && ids.includes(e.job.id)).map((e) => (e.payload as { error: string }).error)).toEqual([]);
     for (const id of ids) expect(lastDone(f, id).metadata?.zChecksum).toBe(await reference(lastDone(f, id)));
+    await f.stop();
+  });
+
+  it('front SIGTERM loses nothing: the job goes on on its worker, and the restarted front re-attaches to the same message', async () => {
+    const dir = tmpDir('front');
+    const f1 = await front(dir);
+    await until(() => f1.cluster.capacity === 2, 10_000, 'two workers');
+    const id = f1.scheduler.submit(newJob('f', { req: { steps: 80, seed: 5 } })).job.id;
+    f1.scheduler.setDiscordRefs(id, { messageId: 'm-front' });
+    await until(() => workers.some((w) => (w.steps.get(id) ?? 0) >= 5), 20_000, 'progress');
+    await f1.stop();
+    const f2 = await front(dir);
+    await until(() => done(f2, id), 30_000, 'the job to finish under the new front');
+    expect(await runs(id)).toHaveLength(1); // never restarted on a worker
+    const job = lastDone(f2, id);
+    expect(job.discord.messageId).toBe('m-front');
+    expect(job.metadata?.zChecksum).toBe(await reference(job));
+    await f2.stop();
+  });
+
+  it('migration: an embedded install\'s running job continues on a worker from its SQLite checkpoint', async () => {
+    const dir = tmpDir('front');
+    const store = new JobStore({ dataDir: dir });
+    const rec = store.insertJob(newJob('m', { req: { steps: 30, seed: 11 } }));
+    store.markRunning(rec.id, 'cpu');
+    // the embedded engine got to step 12 before the old process stopped
+    let ck: import('../../../src/jobs/types.ts').Checkpoint | undefined;
+    await new DeterministicRunner({ device: 'cpu' }).run(rec, {
+      signal: new AbortController().signal,
+      onProgress: () => {},
+      onSnapshot: () => {},
+      onCheckpoint: (c) => {
+        if (c.step === 12) ck = c;
+      },
+    });
+    store.saveCheckpoint(rec.id, ck!);
+    const report = await migrateToRedis(store, redis.url);
+    expect(report).toMatchObject({ running: 1, queued: 0, checkpoints: 1, problems: [] });
+    expect(store.getJob(rec.id)!.state).toBe('queued');
+    store.close();
+    const f = await front(dir);
+    await until(() => done(f, rec.id), 30_000, 'the migrated job');
+    expect((await runs(rec.id))[0]!.startStep).toBe(12);
+    expect(lastDone(f, rec.id).metadata?.zChecksum).toBe(await reference(lastDone(f, rec.id)));
     await f.stop();
   });
 });

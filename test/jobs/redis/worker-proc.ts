@@ -15,7 +15,7 @@ const runners = devices.map(
       stepDelayMs: Number(env.STEP_MS ?? 20),
       workIters: Number(env.WORK_ITERS ?? 1),
       snapshotEvery: Number(env.SNAPSHOT_EVERY ?? 0),
-      checkpointEvery: 1,
+      checkpointEvery: Number(env.CHECKPOINT_EVERY ?? 1),
       ...(env.QUIET ? {} : { onStep: (job: string, step: number) => process.stdout.write(`STEP ${job} ${step + 1}\n`) }),
     }),
 );
