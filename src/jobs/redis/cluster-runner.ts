@@ -22,6 +22,7 @@ import {
   packCheckpoint,
   QUEUE_NAME,
   openRedis,
+  retry,
   RESULT_TTL_S,
   STALLED_MARKER,
   unpackCheckpoint,
@@ -92,8 +93,9 @@ export class ClusterRunner implements JobRunner {
     this.queue.on('error', (e) => this.log.warn({ err: e }, 'cluster: queue error'));
     this.events.on('error', (e) => this.log.warn({ err: e }, 'cluster: events error'));
     this.events.on('progress', ({ jobId, data }) => this.onProgress(jobId, data as RemoteProgress));
-    this.events.on('completed', ({ jobId }) => void this.settleFromState(jobId));
-    this.events.on('failed', ({ jobId }) => void this.settleFromState(jobId));
+    const settle = (jobId: string): void => void this.settleFromState(jobId).catch(() => undefined); // the poll tries again
+    this.events.on('completed', ({ jobId }) => settle(jobId));
+    this.events.on('failed', ({ jobId }) => settle(jobId));
   }
 
   /** Reads the heartbeats once and starts polling (call before the scheduler dispatches). */
@@ -164,15 +166,17 @@ export class ClusterRunner implements JobRunner {
     if (ctx.signal.aborted) onAbort();
     else ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      if (ctx.resume) {
-        const cur = await this.conn.getBuffer(this.k.ckpt(id));
-        if (!cur || unpackCheckpoint(cur).step < ctx.resume.step) await this.conn.set(this.k.ckpt(id), packCheckpoint(ctx.resume), 'EX', RESULT_TTL_S);
+      const stop = (): boolean => this.closed || ctx.signal.aborted;
+      const resume = ctx.resume;
+      if (resume) {
+        const cur = await retry(() => this.conn.getBuffer(this.k.ckpt(id)), 60_000, stop);
+        if (!cur || unpackCheckpoint(cur).step < resume.step) await retry(() => this.conn.set(this.k.ckpt(id), packCheckpoint(resume), 'EX', RESULT_TTL_S), 60_000, stop);
       }
-      const existing = await this.queue.getJob(id);
+      const existing = await retry(() => this.queue.getJob(id), 60_000, stop);
       if (existing) this.log.info({ job: id }, 'cluster: attached to a job already in the queue');
       else
-        await this.queue.add('paint', { job }, { jobId: id, attempts: 1, removeOnComplete: { age: RESULT_TTL_S }, removeOnFail: { age: RESULT_TTL_S } });
-      await this.settleFromState(id);
+        await retry(() => this.queue.add('paint', { job }, { jobId: id, attempts: 1, removeOnComplete: { age: RESULT_TTL_S }, removeOnFail: { age: RESULT_TTL_S } }), 60_000, stop);
+      await this.settleFromState(id).catch(() => undefined); // the poll tries again
     } catch (e) {
       this.settle(id, undefined, e instanceof Error ? e : new Error(String(e)));
     }

@@ -127,3 +127,16 @@ export function openRedis(url: string, onError: (e: Error) => void): Redis {
   c.on('ready', () => (down = false));
   return c;
 }
+
+/** Runs `f` until it succeeds (Redis restarting), waiting 200 ms … 2 s between tries, for up to `forMs`. */
+export async function retry<T>(f: () => Promise<T>, forMs = 60_000, stop: () => boolean = () => false): Promise<T> {
+  const until = Date.now() + forMs;
+  for (let n = 0; ; n++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (Date.now() > until || stop()) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(200 * (n + 1), 2000)));
+    }
+  }
+}

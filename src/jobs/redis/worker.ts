@@ -21,6 +21,7 @@ import {
   packCheckpoint,
   QUEUE_NAME,
   openRedis,
+  retry,
   RESULT_TTL_S,
   SNAPSHOT_TTL_S,
   unpackCheckpoint,
@@ -182,12 +183,12 @@ export class ClusterWorker {
     const rec = job.data.job;
     const id = rec.id;
     const device = slot.runner.device;
-    if (await this.conn.exists(this.k.cancel(id))) throw new UnrecoverableError('cancelled');
-    const saved = await this.conn.getBuffer(this.k.ckpt(id));
+    if (await retry(() => this.conn.exists(this.k.cancel(id)))) throw new UnrecoverableError('cancelled');
+    const saved = await retry(() => this.conn.getBuffer(this.k.ckpt(id)));
     const resume: Checkpoint | undefined = saved ? unpackCheckpoint(saved) : undefined;
     const startStep = resume?.step ?? 0;
-    await this.conn.rpush(this.k.runs(id), JSON.stringify({ worker: this.id, device, startStep, at: Date.now() }));
-    await this.conn.expire(this.k.runs(id), RESULT_TTL_S);
+    const entry = JSON.stringify({ worker: this.id, device, startStep, at: Date.now() });
+    await retry(() => this.conn.multi().rpush(this.k.runs(id), entry).expire(this.k.runs(id), RESULT_TTL_S).exec());
     const run: ActiveRun = { jobId: id, controller: new AbortController(), step: startStep };
     slot.active = run;
     const send = (p: RemoteProgress): void => void job.updateProgress(p).catch(() => undefined);
@@ -239,7 +240,7 @@ export class ClusterWorker {
     if (reason === 'cancelled') throw new UnrecoverableError('cancelled');
     if (reason === 'shutdown' && !result) {
       // hand it back: another worker resumes it from the checkpoint just saved
-      await job.moveToWait(token);
+      await retry(() => job.moveToWait(token), 20_000);
       this.log.info({ job: id, step: run.step }, 'worker: job handed back to the queue');
       throw new WaitingError();
     }
@@ -250,7 +251,8 @@ export class ClusterWorker {
       throw new UnrecoverableError(text.length > 500 ? text.slice(0, 497) + '...' : text);
     }
     const r = { ...result, metadata: { ...result.metadata, worker: this.id, workerDevice: device } };
-    await this.conn.multi().hset(this.k.result(id), encodeResult(r)).expire(this.k.result(id), RESULT_TTL_S).del(this.k.snap(id)).exec();
+    const fields = encodeResult(r);
+    await retry(() => this.conn.multi().hset(this.k.result(id), fields).expire(this.k.result(id), RESULT_TTL_S).del(this.k.snap(id)).exec());
     this.stats.jobsDone[device] = (this.stats.jobsDone[device] ?? 0) + 1;
     return { ok: true };
   }
