@@ -22,6 +22,8 @@ import {
   packCheckpoint,
   QUEUE_NAME,
   openRedis,
+  bullId,
+  recordId,
   retry,
   RESULT_TTL_S,
   STALLED_MARKER,
@@ -92,10 +94,10 @@ export class ClusterRunner implements JobRunner {
     this.events = new QueueEvents(QUEUE_NAME, { connection: this.open(), prefix });
     this.queue.on('error', (e) => this.log.warn({ err: e }, 'cluster: queue error'));
     this.events.on('error', (e) => this.log.warn({ err: e }, 'cluster: events error'));
-    this.events.on('progress', ({ jobId, data }) => this.onProgress(jobId, data as RemoteProgress));
+    this.events.on('progress', ({ jobId, data }) => this.onProgress(recordId(jobId), data as RemoteProgress));
     const settle = (jobId: string): void => void this.settleFromState(jobId).catch(() => undefined); // the poll tries again
-    this.events.on('completed', ({ jobId }) => settle(jobId));
-    this.events.on('failed', ({ jobId }) => settle(jobId));
+    this.events.on('completed', ({ jobId }) => settle(recordId(jobId)));
+    this.events.on('failed', ({ jobId }) => settle(recordId(jobId)));
   }
 
   /** Reads the heartbeats once and starts polling (call before the scheduler dispatches). */
@@ -172,10 +174,10 @@ export class ClusterRunner implements JobRunner {
         const cur = await retry(() => this.conn.getBuffer(this.k.ckpt(id)), 60_000, stop);
         if (!cur || unpackCheckpoint(cur).step < resume.step) await retry(() => this.conn.set(this.k.ckpt(id), packCheckpoint(resume), 'EX', RESULT_TTL_S), 60_000, stop);
       }
-      const existing = await retry(() => this.queue.getJob(id), 60_000, stop);
+      const existing = await retry(() => this.queue.getJob(bullId(id)), 60_000, stop);
       if (existing) this.log.info({ job: id }, 'cluster: attached to a job already in the queue');
       else
-        await retry(() => this.queue.add('paint', { job }, { jobId: id, attempts: 1, removeOnComplete: { age: RESULT_TTL_S }, removeOnFail: { age: RESULT_TTL_S } }), 60_000, stop);
+        await retry(() => this.queue.add('paint', { job }, { jobId: bullId(id), attempts: 1, removeOnComplete: { age: RESULT_TTL_S }, removeOnFail: { age: RESULT_TTL_S } }), 60_000, stop);
       await this.settleFromState(id).catch(() => undefined); // the poll tries again
     } catch (e) {
       this.settle(id, undefined, e instanceof Error ? e : new Error(String(e)));
@@ -186,7 +188,7 @@ export class ClusterRunner implements JobRunner {
   private async cancelRemote(id: string): Promise<void> {
     await this.conn.set(this.k.cancel(id), '1', 'EX', RESULT_TTL_S);
     await this.publish({ type: 'cancel', jobId: id });
-    const j = await this.queue.getJob(id);
+    const j = await this.queue.getJob(bullId(id));
     if (j && ((await j.getState()) === 'waiting' || (await j.getState()) === 'prioritized')) await j.remove().catch(() => undefined);
   }
 
@@ -211,7 +213,7 @@ export class ClusterRunner implements JobRunner {
   private async settleFromState(id: string): Promise<void> {
     const w = this.watching.get(id);
     if (!w || w.settled) return;
-    const j: Job<RemoteJobData> | undefined = await this.queue.getJob(id);
+    const j: Job<RemoteJobData> | undefined = await this.queue.getJob(bullId(id));
     if (!j) return;
     const state = await j.getState();
     if (state === 'completed') {

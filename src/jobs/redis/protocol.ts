@@ -32,6 +32,10 @@ export const keys = (prefix = DEFAULT_PREFIX) => ({
 });
 export type Keys = ReturnType<typeof keys>;
 
+/** The BullMQ job id of a record: BullMQ refuses all-digit custom ids, and record ids can be all digits. */
+export const bullId = (id: string): string => `j${id}`;
+export const recordId = (bull: string): string => (bull.startsWith('j') ? bull.slice(1) : bull);
+
 /** BullMQ job data: the record as the worker needs it. */
 export interface RemoteJobData {
   job: JobRecord;
@@ -135,8 +139,14 @@ export async function retry<T>(f: () => Promise<T>, forMs = 60_000, stop: () => 
     try {
       return await f();
     } catch (e) {
-      if (Date.now() > until || stop()) throw e;
+      if (!isTransient(e) || Date.now() > until || stop()) throw e;
       await new Promise((r) => setTimeout(r, Math.min(200 * (n + 1), 2000)));
     }
   }
+}
+
+/** Errors of a Redis that is away (restarting, unreachable) rather than of a bad command. */
+export function isTransient(e: unknown): boolean {
+  const m = e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : String(e);
+  return /ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|Connection is closed|connection.*lost|closed|writeable|LOADING|READONLY|MASTERDOWN|TRYAGAIN/i.test(m);
 }
