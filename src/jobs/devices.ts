@@ -97,7 +97,7 @@ export class Devices {
     return this.all().map((d) => ({
       device: d.name,
       secPerUnitStep: d.secPerUnitStep,
-      concurrency: d.concurrency,
+      concurrency: Math.max(1, d.concurrency), // ETAs of a cluster with no live worker yet: as if one joins
       paused: d.paused,
       running: [...d.active].map(progress).filter((r) => r !== undefined),
     }));

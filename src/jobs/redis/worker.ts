@@ -59,6 +59,7 @@ interface ActiveRun {
   jobId: string;
   controller: AbortController;
   step: number;
+  cancelledAtStep?: number; // the last step reported when the cancel arrived
 }
 
 interface Slot {
@@ -154,7 +155,11 @@ export class ClusterWorker {
 
   private control(m: ControlMessage): void {
     if (m.type === 'cancel') {
-      for (const s of this.slots) if (s.active?.jobId === m.jobId) s.active.controller.abort({ kind: 'cancelled' } satisfies JobAbortReason);
+      for (const s of this.slots)
+        if (s.active?.jobId === m.jobId) {
+          s.active.cancelledAtStep = s.active.step;
+          s.active.controller.abort({ kind: 'cancelled' } satisfies JobAbortReason);
+        }
       return;
     }
     if (m.worker && m.worker !== this.id) return;
@@ -237,7 +242,12 @@ export class ClusterWorker {
     }
     await writes;
     const reason = run.controller.signal.aborted ? (run.controller.signal.reason as JobAbortReason).kind : undefined;
-    if (reason === 'cancelled') throw new UnrecoverableError('cancelled');
+    if (reason === 'cancelled') {
+      const entry = JSON.stringify({ worker: this.id, device, cancelledAtStep: run.cancelledAtStep, stoppedAtStep: run.step, at: Date.now() });
+      await this.conn.rpush(this.k.runs(id), entry).catch(() => undefined);
+      this.log.info({ job: id, step: run.step }, 'worker: job cancelled');
+      throw new UnrecoverableError('cancelled');
+    }
     if (reason === 'shutdown' && !result) {
       // hand it back: another worker resumes it from the checkpoint just saved
       await retry(() => job.moveToWait(token), 20_000);

@@ -34,6 +34,7 @@ export interface WorkerProc {
   id: string;
   proc: ChildProcess;
   steps: Map<string, number>; // job → last step printed
+  metricsPort?: number;
   ready: Promise<void>;
   exited: Promise<number | null>;
 }
@@ -55,12 +56,14 @@ export function startWorker(redisUrl: string, id: string, env: Record<string, st
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
       if (line === 'READY') readyRes();
+      if (line.startsWith('METRICS ')) w.metricsPort = Number(line.slice(8));
       const m = /^STEP (\S+) (\d+)$/.exec(line);
       if (m) steps.set(m[1]!, Number(m[2]));
     }
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { id, proc, steps, ready, exited };
+  const w: WorkerProc = { id, proc, steps, ready, exited };
+  return w;
 }
 
 export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {

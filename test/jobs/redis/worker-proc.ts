@@ -5,6 +5,7 @@
  */
 import { DeterministicRunner } from '../deterministic-runner.ts';
 import { ClusterWorker } from '../../../src/jobs/redis/worker.ts';
+import { startWorkerMetrics } from '../../../src/ops/worker-metrics.ts';
 
 const env = process.env;
 const devices = (env.DEVICES ?? 'cpu').split(',');
@@ -31,4 +32,5 @@ process.on('SIGTERM', () => {
   void worker.close().then(() => process.exit(0));
 });
 await worker.start();
-process.stdout.write('READY\n');
+const metrics = await startWorkerMetrics(worker, 0);
+process.stdout.write(`METRICS ${metrics.port}\nREADY\n`);
