@@ -18,9 +18,9 @@ export interface Front {
   stop(): Promise<void>;
 }
 
-export async function startFront(redisUrl: string, dataDir: string, opts: { perUserCap?: number } = {}): Promise<Front> {
+export async function startFront(redisUrl: string, dataDir: string, opts: { perUserCap?: number; maxInterruptions?: number } = {}): Promise<Front> {
   const store = new JobStore({ dataDir });
-  const cluster = new ClusterRunner({ redisUrl, pollMs: 200 });
+  const cluster = new ClusterRunner({ redisUrl, pollMs: 200, ...(opts.maxInterruptions !== undefined ? { maxInterruptions: opts.maxInterruptions } : {}) });
   const scheduler = new Scheduler({ store, runners: [cluster], limits: { perUserCap: opts.perUserCap ?? 10, globalQueueCap: 1000 } });
   const events: Front['events'] = [];
   for (const name of ['queued', 'started', 'progress', 'snapshot', 'done', 'failed', 'cancelled'] as const)

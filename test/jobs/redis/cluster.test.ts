@@ -9,7 +9,7 @@ import { DeterministicRunner } from '../deterministic-runner.ts';
 import { newJob, tmpDir } from '../helpers.ts';
 import { redisServerPath, TestRedis } from './redis-server.ts';
 import { startFront, startWorker, until, type Front, type WorkerProc } from './cluster-helpers.ts';
-import { keys, unpackCheckpoint } from '../../../src/jobs/redis/protocol.ts';
+import { keys, MAX_INTERRUPTIONS_MESSAGE, unpackCheckpoint } from '../../../src/jobs/redis/protocol.ts';
 import { migrateToRedis } from '../../../src/jobs/redis/migrate.ts';
 import { JobStore } from '../../../src/jobs/store.ts';
 import type { JobRecord } from '../../../src/jobs/types.ts';
@@ -236,6 +236,27 @@ describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a re
     await until(() => done(f, rec.id), 30_000, 'the migrated job');
     expect((await runs(rec.id))[0]!.startStep).toBe(12);
     expect(lastDone(f, rec.id).metadata?.zChecksum).toBe(await reference(lastDone(f, rec.id)));
+    await f.stop();
+  });
+
+  it('a job that kills its worker more than MAX_INTERRUPTIONS times fails with a message', async () => {
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    const trio = [await worker('x1', { MAX_INTERRUPTIONS: '1' }), await worker('x2', { MAX_INTERRUPTIONS: '1' }), await worker('x3', { MAX_INTERRUPTIONS: '1' })];
+    const f = await startFront(redis.url, tmpDir('front'), { maxInterruptions: 1 });
+    fronts.push(f);
+    await until(() => f.cluster.capacity === 3, 10_000, 'three workers');
+    const id = f.scheduler.submit(newJob('boom', { req: { steps: 400, seed: 2 } })).job.id;
+    for (let kill = 0; kill < 2; kill++) {
+      let v: WorkerProc | undefined;
+      await until(() => (v = trio.find((w) => w.proc.exitCode === null && (w.steps.get(id) ?? 0) > 0 && !w.proc.killed)) !== undefined, 20_000, `run ${kill + 1}`);
+      v!.proc.kill('SIGKILL');
+      await v!.exited;
+    }
+    await until(() => f.events.some((e) => e.name === 'failed' && e.job.id === id), 20_000, 'the job to fail');
+    const failed = f.events.find((e) => e.name === 'failed' && e.job.id === id)!;
+    expect((failed.payload as { error: string }).error).toBe(MAX_INTERRUPTIONS_MESSAGE(1));
+    expect(await runs(id)).toHaveLength(2);
     await f.stop();
   });
 });
