@@ -3,6 +3,7 @@
  * (this process) and worker processes running the deterministic runner. Skips with a printed reason only
  * when redis-server is missing and CI is unset.
  */
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { DeterministicRunner } from '../deterministic-runner.ts';
@@ -257,6 +258,24 @@ describe.skipIf(!haveRedis && !process.env.CI)('distributed mode (BullMQ on a re
     const failed = f.events.find((e) => e.name === 'failed' && e.job.id === id)!;
     expect((failed.payload as { error: string }).error).toBe(MAX_INTERRUPTIONS_MESSAGE(1));
     expect(await runs(id)).toHaveLength(2);
+    await f.stop();
+  });
+
+  it('the real engine (tiny fixture models) paints through Redis: snapshots, result, timelapse and final z reach the front', async () => {
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    await worker('e1', { RUNNER: 'engine' });
+    const f = await front();
+    await until(() => f.cluster.capacity === 1, 20_000, 'the engine worker');
+    const id = f.scheduler.submit(newJob('e', { req: { prompt: 'a red apple', steps: 6, width: 64, height: 64, seed: 5, cutn: 4, cutMethod: 'original', saveEvery: 2 } })).job.id;
+    await until(() => done(f, id) || f.events.some((e) => e.name === 'failed' && e.job.id === id), 60_000, 'the engine job');
+    expect(f.events.filter((e) => e.name === 'failed' && e.job.id === id).map((e) => (e.payload as { error: string }).error)).toEqual([]);
+    const job = lastDone(f, id);
+    expect(f.events.filter((e) => e.name === 'snapshot' && e.job.id === id).length).toBeGreaterThan(0);
+    expect(fs.readFileSync(job.resultPath!).subarray(1, 4).toString()).toBe('PNG');
+    expect(job.finalZPath && fs.existsSync(job.finalZPath)).toBe(true);
+    expect(job.timelapsePath && fs.existsSync(job.timelapsePath)).toBe(true);
+    expect(job.metadata?.worker).toBe('e1');
     await f.stop();
   });
 });

@@ -1,17 +1,21 @@
 /**
  * A worker process for the distributed-mode tests: `npm run worker` with DeterministicRunners instead of
  * the engine. Env: REDIS_URL, WORKER_ID, DEVICES (names), STEP_MS, SNAPSHOT_EVERY, LOCK_MS, STALLED_MS.
+ * RUNNER=engine: the real engine (one worker thread) with the tiny fixture models instead.
  * Prints `READY`, then `STEP <job> <step>` after each computed step; SIGTERM hands its job back and exits 0.
  */
 import { DeterministicRunner } from '../deterministic-runner.ts';
+import { fixture } from '../../helpers/fixtures.ts';
 import { ClusterWorker } from '../../../src/jobs/redis/worker.ts';
 import { startWorkerMetrics } from '../../../src/ops/worker-metrics.ts';
 
 const env = process.env;
 const devices = (env.DEVICES ?? 'cpu').split(',');
-const runners = devices.map(
-  (device) =>
-    new DeterministicRunner({
+const engine = env.RUNNER === 'engine' ? await import('../../../src/engine/pool.ts') : undefined;
+const runners = devices.map((device) =>
+  engine
+    ? new engine.EngineRunner({ clipDir: fixture('clip-openai'), vqganDir: fixture('vqgan'), device: 'cpu', threads: 1, timelapse: true })
+    : new DeterministicRunner({
       device,
       stepDelayMs: Number(env.STEP_MS ?? 20),
       workIters: Number(env.WORK_ITERS ?? 1),
