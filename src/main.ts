@@ -47,7 +47,9 @@ export async function main(): Promise<void> {
     throw err;
   }
 
-  const problems = checkModels(config.modelsDir, { clip: config.clipModel, vqgan: config.vqganModel });
+  // distributed mode (REDIS_URL) without DEVICES: the front paints nothing, so it needs no weights
+  const frontOnly = !!process.env.REDIS_URL?.trim() && !process.env.DEVICES?.trim();
+  const problems = frontOnly ? [] : checkModels(config.modelsDir, { clip: config.clipModel, vqgan: config.vqganModel });
   if (problems.length > 0) {
     const folderVars = [
       config.clipModel !== DEFAULT_CLIP_FOLDER ? `CLIP_MODEL=${config.clipModel}` : '',
@@ -62,7 +64,8 @@ export async function main(): Promise<void> {
   }
 
   const { initLogger } = await import('./log.ts');
-  const log = initLogger({ level: config.logLevel, secrets: [config.discordToken] });
+  const { redisSecrets } = await import('./jobs/redis/secrets.ts');
+  const log = initLogger({ level: config.logLevel, secrets: [config.discordToken, ...redisSecrets()] });
   log.info({ devices: config.devices.map((d) => d.name), modelsDir: config.modelsDir, apiUrl: config.discordApiUrl }, 'starting Reverie');
 
   const botModule = new URL('./bot/start.ts', import.meta.url).href;

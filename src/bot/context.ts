@@ -10,6 +10,7 @@ import type { JobStoreApi } from '../jobs/store-api.ts';
 import type { Transcriber } from '../jobs/transcriber.ts';
 import type { DiscordPort } from './discord-port.ts';
 import type { Presenter } from './presenter.ts';
+import type { ClusterRunner } from '../jobs/redis/cluster-runner.ts';
 
 export interface BotContext {
   config: Config;
@@ -29,6 +30,8 @@ export interface BotContext {
   metrics: BotMetrics;
   /** free space of the data folder against MIN_FREE_MB; undefined (or absent) when the guard is off */
   diskSpace?: () => DiskSpace | undefined;
+  /** distributed mode (REDIS_URL): the workers and their devices */
+  cluster?: ClusterRunner | undefined;
 }
 
 /** Counters for the operations endpoint (/metrics); the presenter has its own (edits sent...). */

@@ -32,6 +32,7 @@ import { createEngineRunners } from '../jobs/engine-runners.ts';
 import { registerIfChanged } from './register.ts';
 import { logJobEvents } from '../observability/job-log.ts';
 import { startOpsServer, type OpsServer } from '../observability/http.ts';
+import { clusterFrontRunners, redisMode, startCluster } from './cluster.ts';
 
 export interface BotDeps {
   /** The slash commands (src/commands/index.ts's COMMANDS): the bot routes to them but does not import them. */
@@ -94,7 +95,8 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   let runners: JobRunner[];
   try {
     store.acquireLease({ token: leaseToken, staleMs });
-    runners = deps.runners ?? (await engineRunners(config, log, metrics));
+    const mode = deps.runners ? undefined : redisMode();
+    runners = deps.runners ?? (mode ? await clusterFrontRunners(mode, log, async () => engineRunners(config, log, metrics)) : await engineRunners(config, log, metrics));
   } catch (err) {
     releaseLease();
     if (ownStore) store.close();
@@ -203,6 +205,7 @@ export async function startBot(config: Config, deps: BotDeps): Promise<BotHandle
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, devices: runners.map((r) => r.device) }, 'logged in to Discord');
   if (config.registerCommands) await registerIfChanged(config, deps.commands, store, log, config.discordAppId ?? client.application?.id);
 
+  ctx.cluster = await startCluster(scheduler, runners);
   const report = scheduler.recover();
   if (report.requeued.length || report.failed.length) {
     log.info({ requeued: report.requeued.length, resumed: report.resumed.length, failed: report.failed.length }, 'recovered jobs from the last run');

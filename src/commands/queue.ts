@@ -7,6 +7,7 @@ import type { BotContext } from '../bot/context.ts';
 import { cutText, escapeMd, formatDuration, shortPrompt } from '../bot/format.ts';
 import type { JobRecord } from '../jobs/types.ts';
 import { canManage, replyPrivately, type Command } from '../bot/interaction.ts';
+import { describeWorkers } from '../bot/cluster.ts';
 
 const MAX_LISTED = 10;
 
@@ -24,6 +25,7 @@ export function renderQueue(ctx: BotContext, userId: string): string {
     if (!jobs.length) out.push(`• \`${d.device}\`${paused}: idle`);
     for (const j of jobs) out.push(`• \`${d.device}\`${paused}: ${line(j)} · step ${j.step}/${j.request.steps} · job \`${j.id}\``);
   }
+  if (ctx.cluster) out.push('', ...describeWorkers(ctx.cluster));
   const waiting = s.queue();
   out.push('', `**Waiting (${waiting.length})**`);
   if (!waiting.length) out.push('Nobody: a new job starts right away.');

@@ -2,6 +2,7 @@
  * /reverie pause|resume [device] · /reverie limits [per_user] [max_steps] [max_size] [queue_cap] ·
  * /reverie stats: run-time controls for members with Manage Server. Changes persist in the store.
  */
+import { CLUSTER_DEVICE, describeWorkers, pauseWorkers, redisMode } from '../bot/cluster.ts';
 import { InteractionContextType, PermissionFlagsBits, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import type { Config } from '../config.ts';
 import type { BotContext } from '../bot/context.ts';
@@ -11,7 +12,10 @@ import { replyPrivately, type Command } from '../bot/interaction.ts';
 import { MIN_SIZE } from './validate.ts';
 
 export function reverieDefinition(config: Config) {
-  const devices = config.devices.slice(0, 25).map((d) => ({ name: d.name, value: d.name }));
+  // distributed mode (REDIS_URL): the front's own devices only if DEVICES is set, plus the `cluster` device
+  const redis = redisMode();
+  const names = redis ? [CLUSTER_DEVICE, ...(redis.localDevices ? config.devices.map((d) => d.name) : [])] : config.devices.map((d) => d.name);
+  const devices = names.slice(0, 25).map((d) => ({ name: d, value: d }));
   return new SlashCommandBuilder()
     .setName('reverie')
     .setDescription('Run the painter: pause, resume, limits, stats (Manage Server)')
@@ -21,13 +25,15 @@ export function reverieDefinition(config: Config) {
       s
         .setName('pause')
         .setDescription('Stop starting new jobs (running ones finish)')
-        .addStringOption((o) => o.setName('device').setDescription('One device (default: all)').addChoices(...devices)),
+        .addStringOption((o) => o.setName('device').setDescription('One device (default: all)').addChoices(...devices))
+        .addStringOption((o) => o.setName('worker').setDescription('Distributed mode: <worker> or <worker>/<device> from /queue')),
     )
     .addSubcommand((s) =>
       s
         .setName('resume')
         .setDescription('Start taking jobs again')
-        .addStringOption((o) => o.setName('device').setDescription('One device (default: all)').addChoices(...devices)),
+        .addStringOption((o) => o.setName('device').setDescription('One device (default: all)').addChoices(...devices))
+        .addStringOption((o) => o.setName('worker').setDescription('Distributed mode: <worker> or <worker>/<device> from /queue')),
     )
     .addSubcommand((s) =>
       s
@@ -57,7 +63,8 @@ function describeDevices(ctx: BotContext): string {
   return ctx.scheduler
     .devicesStatus()
     .map((d) => `\`${d.device}\`: ${d.paused ? '⏸️ paused' : '▶️ taking jobs'}${d.running.length ? ` · ${d.running.length} running` : ''}`)
-    .join('\n');
+    .join('\n')
+    .concat(ctx.cluster ? `\n${describeWorkers(ctx.cluster).join('\n')}` : '');
 }
 
 export function renderStats(ctx: BotContext, data?: { bytes: number; files: number; partial: boolean }): string {
@@ -98,6 +105,12 @@ export const reverie: Command = {
     switch (sub) {
       case 'pause':
       case 'resume': {
+        const target = i.options.getString('worker');
+        if (target) {
+          if (!(await pauseWorkers(ctx.cluster, target, sub === 'pause'))) return replyPrivately(i, `There is no worker \`${target}\` (see /queue).`);
+          ctx.log.info({ by: i.user.id, target }, `workers ${sub}d`);
+          return replyPrivately(i, `${sub === 'pause' ? '⏸️ Paused' : '▶️ Resumed'} \`${target}\` (a running job finishes first).`);
+        }
         const device = i.options.getString('device') ?? undefined;
         const known = ctx.scheduler.devicesStatus().map((d) => d.device);
         if (device && !known.includes(device)) return replyPrivately(i, `There is no device \`${device}\`; there are ${known.map((d) => `\`${d}\``).join(', ')}.`);

@@ -66,6 +66,14 @@ export class Devices {
     savePausedDevices(this.store, this.all().filter((d) => d.paused).map((d) => d.name));
   }
 
+  /** How many jobs may run at once on a device (0 = none: a cluster with no live workers). */
+  setConcurrency(device: string, n: number): void {
+    const d = this.byName.get(device);
+    if (!d) throw new Error(`unknown device ${device}`);
+    d.concurrency = Math.max(0, Math.floor(n));
+    d.queue.concurrency = Math.max(1, d.concurrency);
+  }
+
   /** Reads the device's median measured speed from the store (the default until measured). */
   refreshSpeed(device: string): void {
     const d = this.byName.get(device)!;
@@ -89,7 +97,7 @@ export class Devices {
     return this.all().map((d) => ({
       device: d.name,
       secPerUnitStep: d.secPerUnitStep,
-      concurrency: d.concurrency,
+      concurrency: Math.max(1, d.concurrency), // ETAs of a cluster with no live worker yet: as if one joins
       paused: d.paused,
       running: [...d.active].map(progress).filter((r) => r !== undefined),
     }));

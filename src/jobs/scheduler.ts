@@ -110,6 +110,13 @@ export class Scheduler extends EventEmitter<SchedulerEventMap> {
     this.pump();
   }
 
+  /** Changes how many jobs run at once on a device (the cluster device follows its live workers). */
+  setConcurrency(device: string, n: number): void {
+    this.devices.setConcurrency(device, n);
+    this.emitPositions();
+    this.pump();
+  }
+
   devicesStatus(): DeviceStatus[] {
     return this.devices.status();
   }
