@@ -22,7 +22,7 @@ import { decodeWindow, isMultilingual, numLanguages } from '../engine/whisper/de
 import { WhisperSessions, encoderGraph, logitsGraph } from '../engine/whisper/session.ts';
 import { LANGUAGE_CODES, WhisperTokenizer } from '../engine/whisper/tokenizer.ts';
 import { CliError, UsageError, type OptionSpecs, type ParsedOptions } from './args.ts';
-import type { InspectIo } from './inspect-common.ts';
+import { readArray, type InspectIo } from './inspect-common.ts';
 
 interface WhisperCommand<S extends OptionSpecs> {
   summary: string;
@@ -173,20 +173,8 @@ function readNpyFile(file: string, what: string): NpyArray {
   }
 }
 
-function readFloats(file: string, what: string): { shape: number[]; data: Float32Array } {
-  const a = readNpyFile(file, what);
-  if (a.dtype !== 'float32' && a.dtype !== 'float64' && a.dtype !== 'float16') {
-    throw new CliError(`${file}: ${what} has dtype ${a.dtype}, expected float32 (float64 and float16 are converted)`);
-  }
-  const data = a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as Float64Array);
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new CliError(`${file}: ${what} has a non-finite value (${data[i]}) at flat index ${i}`);
-  }
-  return { shape: a.shape, data };
-}
-
 function readPcm(file: string): Float32Array {
-  const pcm = readFloats(file, 'audio');
+  const pcm = readArray(file, 'audio');
   if (pcm.shape.length !== 1 && !(pcm.shape.length === 2 && pcm.shape[0] === 1)) {
     throw new CliError(`${file}: audio has shape ${fmtShape(pcm.shape)}, expected mono samples [n] (16 kHz)`);
   }
@@ -226,7 +214,7 @@ function writeText(file: string, text: string): void {
 }
 
 function readMel(file: string, model: WhisperModel): Float32Array {
-  const m = readFloats(file, 'mel');
+  const m = readArray(file, 'mel');
   const n = model.dims.nMels;
   const ok = (m.shape.length === 2 && m.shape[0] === n && m.shape[1] === N_FRAMES) || (m.shape.length === 3 && m.shape[0] === 1 && m.shape[1] === n && m.shape[2] === N_FRAMES);
   if (!ok) throw new CliError(`${file}: mel has shape ${fmtShape(m.shape)}, expected [${n},${N_FRAMES}] (one 30-second window of this model's ${n} mel bands)`);

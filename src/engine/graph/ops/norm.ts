@@ -64,14 +64,19 @@ function affineIdentity(g: Graph, l: number): { ones: Tensor; zeros: Tensor } {
   return c;
 }
 
-/** torch.nn.GroupNorm on NCHW with per-channel affine weight and bias [C]. */
-export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon = 1e-6): Tensor {
+/** GroupNorm's normalised tensor (no affine) and the broadcast shape of its per-channel weight and bias. */
+function groupStandardized(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon: number): { y: Tensor; bshape: number[] } {
   const [n, c] = x.shape as [number, number];
   if (c % groups) throw new GraphError(`GroupNorm: ${c} channels do not split into ${groups} groups`);
   if (weight.shape[0] !== c || bias.shape[0] !== c) throw new GraphError(`GroupNorm: weight ${weight} / bias ${bias} should be [${c}]`);
   const rest = x.shape.slice(2);
   const y = reshape(standardizeRows(reshape(x, [n, groups, (c / groups) * numel(rest)]), epsilon), x.shape);
-  const bshape = [c, ...rest.map(() => 1)];
+  return { y, bshape: [c, ...rest.map(() => 1)] };
+}
+
+/** torch.nn.GroupNorm on NCHW with per-channel affine weight and bias [C]. */
+export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon = 1e-6): Tensor {
+  const { y, bshape } = groupStandardized(x, groups, weight, bias, epsilon);
   return add(mul(y, reshape(weight, bshape)), reshape(bias, bshape));
 }
 
@@ -80,12 +85,7 @@ export function groupNorm(x: Tensor, groups: number, weight: Tensor, bias: Tenso
  * normalised tensor (which the normalisation's own gradient keeps anyway), not the affine output too.
  */
 export function groupNormSwish(x: Tensor, groups: number, weight: Tensor, bias: Tensor, epsilon = 1e-6): Tensor {
-  const [n, c] = x.shape as [number, number];
-  if (c % groups) throw new GraphError(`GroupNorm: ${c} channels do not split into ${groups} groups`);
-  if (weight.shape[0] !== c || bias.shape[0] !== c) throw new GraphError(`GroupNorm: weight ${weight} / bias ${bias} should be [${c}]`);
-  const rest = x.shape.slice(2);
-  const y = reshape(standardizeRows(reshape(x, [n, groups, (c / groups) * numel(rest)]), epsilon), x.shape);
-  const bshape = [c, ...rest.map(() => 1)];
+  const { y, bshape } = groupStandardized(x, groups, weight, bias, epsilon);
   return x.graph.addNode('AffineSiLU', [y, reshape(weight, bshape), reshape(bias, bshape)], {}, [{ shape: x.shape, dtype: 'float32' }])[0]!;
 }
 defineOp('AffineSiLU', {
