@@ -13,8 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Session, parseDevice, serialize, type Device, type Graph, type HostArray } from '../engine/graph/index.ts';
-import { readNpy, writeNpy, type NpyArray } from '../engine/npy.ts';
+import { readNpy, type NpyArray } from '../engine/npy.ts';
 import { loadWhisperCheckpoint } from '../engine/whisper/checkpoint.ts';
 import { N_FRAMES, N_SAMPLES, SAMPLE_RATE, logMelSpectrogram, padOrTrim } from '../engine/whisper/mel.ts';
 import { WhisperModel } from '../engine/whisper/model.ts';
@@ -22,7 +21,7 @@ import { decodeWindow, isMultilingual, numLanguages } from '../engine/whisper/de
 import { WhisperSessions, encoderGraph, logitsGraph } from '../engine/whisper/session.ts';
 import { LANGUAGE_CODES, WhisperTokenizer } from '../engine/whisper/tokenizer.ts';
 import { CliError, UsageError, type OptionSpecs, type ParsedOptions } from './args.ts';
-import { readArray, type InspectIo } from './inspect-common.ts';
+import { deviceOf, fmtShape, readArray, run, save, type InspectIo } from './inspect-common.ts';
 
 interface WhisperCommand<S extends OptionSpecs> {
   summary: string;
@@ -64,7 +63,7 @@ export const WHISPER_COMMANDS = {
       const dev = deviceOf(o.device);
       const model = await loadModel(o.whisper);
       const mel = readMel(o.mel, model);
-      const r = await runGraph(encoderGraph(model, 1, false), { mel }, dev);
+      const r = await run(encoderGraph(model, 1, false), { mel }, dev);
       const d = model.dims;
       save(o.out, { dtype: 'float32', shape: [1, d.nAudioCtx, d.nAudioState], data: r.audio as Float32Array }, io);
     },
@@ -78,8 +77,8 @@ export const WHISPER_COMMANDS = {
       const model = await loadModel(o.whisper);
       const mel = readMel(o.mel, model);
       const tokens = readTokens(o.tokens, model);
-      const enc = await runGraph(encoderGraph(model, 1, false), { mel }, dev);
-      const r = await runGraph(logitsGraph(model, 1, tokens.length), { tokens, audio: enc.audio as Float32Array }, dev);
+      const enc = await run(encoderGraph(model, 1, false), { mel }, dev);
+      const r = await run(logitsGraph(model, 1, tokens.length), { tokens, audio: enc.audio as Float32Array }, dev);
       save(o.out, { dtype: 'float32', shape: [1, tokens.length, model.dims.nVocab], data: r.logits as Float32Array }, io);
     },
   }),
@@ -150,19 +149,6 @@ export const WHISPER_COMMANDS = {
 };
 
 // ---------------------------------------------------------------------------------------------- helpers
-
-function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
-function deviceOf(s: string | undefined): Device {
-  if (s === undefined) return 'cpu';
-  try {
-    return parseDevice(s);
-  } catch (err) {
-    throw new UsageError(`--device: ${(err as Error).message}`);
-  }
-}
 
 function readNpyFile(file: string, what: string): NpyArray {
   if (!fs.existsSync(file)) throw new CliError(`${what} file not found: ${file}`);
@@ -244,24 +230,4 @@ async function loadModel(file: string): Promise<WhisperModel> {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-}
-
-async function runGraph(g: Graph, feeds: Record<string, HostArray>, dev: Device): Promise<Record<string, HostArray>> {
-  const session = await Session.create(serialize(g), { device: dev });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-function save(file: string, arr: { dtype: 'float32' | 'int64'; shape: readonly number[]; data: Float32Array | BigInt64Array }, io: InspectIo): void {
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir)) throw new CliError(`cannot write ${file}: folder ${dir} does not exist`);
-  try {
-    writeNpy(file, arr);
-  } catch (err) {
-    throw new CliError(`cannot write ${file}: ${(err as Error).message}`);
-  }
-  io.out(`${file}: ${arr.dtype} ${fmtShape(arr.shape)}`);
 }
