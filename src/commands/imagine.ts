@@ -13,14 +13,12 @@ import type { Config } from '../config.ts';
 import { DISK_FULL_MESSAGE } from '../jobs/admission.ts';
 import { AttachmentError, checkAttachmentMeta, downloadImage, type AttachmentInfo } from '../bot/attachments.ts';
 import type { BotContext } from '../bot/context.ts';
-import { toDiscordPayload } from '../bot/discord-port.ts';
-import { displayName, replyPrivately, type Command } from '../bot/interaction.ts';
-import { queueAndPresent } from '../bot/queue-job.ts';
+import { replyPrivately, type Command } from '../bot/interaction.ts';
 import { REQUEST_FIELDS, type RequestFields } from '../engine/request-schema.ts';
 import type { GenerationRequest } from '../jobs/types.ts';
 import { combinePrompts } from '../jobs/voice-prompt.ts';
 import { checkAudioMeta, VoiceError } from '../bot/voice.ts';
-import { listen, postJobMessage } from './listen.ts';
+import { listen, queueNewJob } from './listen.ts';
 import { addRequestOptions, readRequestOptions } from './request-options.ts';
 import { ASPECTS, buildRequest, MAX_PROMPT_CHARS, STYLES, ValidationError } from './validate.ts';
 
@@ -149,24 +147,7 @@ export async function executeImagine(i: ChatInputCommandInteraction, ctx: BotCon
     throw e;
   }
 
-  const jobId = await queueAndPresent(ctx, {
-    submit: () =>
-      ctx.scheduler.submit({
-        userId: i.user.id,
-        userName: displayName(i),
-        guildId: i.guildId,
-        discord: { guildId: i.guildId, channelId: i.channelId },
-        request,
-      }),
-    refused: (e) => replyPrivately(i, e.userMessage),
-    logAs: 'imagine: queued',
-    logFields: { user: i.user.id, steps: request.steps, size: `${request.width}x${request.height}`, ...(clip ? { voice: true } : {}) },
-    post: async (msg) => {
-      if (clip) return postJobMessage(i, msg);
-      const m = await i.editReply(toDiscordPayload(msg));
-      return { channelId: m.channelId, messageId: m.id };
-    },
-  });
+  const jobId = await queueNewJob(i, ctx, request, { afterTranscript: Boolean(clip), logAs: 'imagine: queued', logFields: { user: i.user.id, steps: request.steps, size: `${request.width}x${request.height}`, ...(clip ? { voice: true } : {}) } });
   if (jobId === undefined) dropDownloads(); // refused: nothing will use them
 }
 

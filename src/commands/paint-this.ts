@@ -6,11 +6,9 @@
  */
 import { ApplicationCommandType, InteractionContextType, type Message, type MessageContextMenuCommandInteraction } from 'discord.js';
 import type { BotContext } from '../bot/context.ts';
-import { toDiscordPayload } from '../bot/discord-port.ts';
-import { displayName, replyPrivately, type MessageCommand } from '../bot/interaction.ts';
-import { queueAndPresent } from '../bot/queue-job.ts';
+import { replyPrivately, type MessageCommand } from '../bot/interaction.ts';
 import { isAudioAttachment } from '../bot/voice.ts';
-import { listen, postJobMessage } from './listen.ts';
+import { listen, queueNewJob } from './listen.ts';
 import { buildRequest, MAX_PROMPT_CHARS, ValidationError } from './validate.ts';
 
 export const PAINT_THIS = 'Paint this';
@@ -71,24 +69,7 @@ export async function executePaintThis(i: MessageContextMenuCommandInteraction, 
     throw e;
   }
   const request = built.request;
-  await queueAndPresent(ctx, {
-    submit: () =>
-      ctx.scheduler.submit({
-        userId: i.user.id,
-        userName: displayName(i),
-        guildId: i.guildId,
-        discord: { guildId: i.guildId, channelId: i.channelId },
-        request,
-      }),
-    refused: (e) => replyPrivately(i, e.userMessage),
-    logAs: 'paint this: queued',
-    logFields: { user: i.user.id, voice: Boolean(clip), message: target.id },
-    post: async (msg) => {
-      if (clip) return postJobMessage(i, msg);
-      const m = await i.editReply(toDiscordPayload(msg));
-      return { channelId: m.channelId, messageId: m.id };
-    },
-  });
+  await queueNewJob(i, ctx, request, { afterTranscript: Boolean(clip), logAs: 'paint this: queued', logFields: { user: i.user.id, voice: Boolean(clip), message: target.id } });
 }
 
 export const paintThis: MessageCommand = {
