@@ -5,10 +5,9 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Graph, Session, serialize } from '../../../src/engine/graph/index.ts';
 import { AbortedError, type Engine, type EngineState, type GenerateResult, type StepReport } from '../../../src/engine/generate/generator.ts';
 import { readPngText } from '../../../src/engine/generate/images.ts';
-import { base, cosine, pixels, tinyEngine } from './helpers.ts';
+import { base, cosine, pixels, tinyEngine, embedPng } from './helpers.ts';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -17,25 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.release();
 });
-
-/** CLIP image embedding of a PNG, through a graph of its own (not the step graph). */
-async function embedPng(png: Buffer): Promise<Float32Array> {
-  const { clip } = engine.models;
-  await clip.params.load(); // the engine drops its JS copy of the weights between graph builds
-  const r = clip.inputSize;
-  const rgb = await sharp(png).removeAlpha().resize(r, r, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-  const chw = new Float32Array(3 * r * r);
-  for (let p = 0; p < r * r; p++) for (let c = 0; c < 3; c++) chw[c * r * r + p] = rgb[p * 3 + c]! / 255;
-  const g = new Graph();
-  const x = g.input('image', [1, 3, r, r]);
-  g.output(clip.encodeImage(g, clip.normalize(g, x)), 'embed');
-  const session = await Session.create(serialize(g), { device: 'cpu', threads: 1 });
-  try {
-    return (await session.run({ image: chw })).embed as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
 
 describe('painting towards a prompt', () => {
   it('30 steps raise the CLIP similarity between the picture and the prompt', async () => {
@@ -55,8 +35,8 @@ describe('painting towards a prompt', () => {
 
     // Independently: CLIP of the written PNGs (start vs end) against the prompt's text embedding.
     const { embeds: text } = await engine.embedTexts(['a red apple']);
-    const before = cosine(await embedPng(start.png), text);
-    const after = cosine(await embedPng(r.png), text);
+    const before = cosine(await embedPng(engine, start.png), text);
+    const after = cosine(await embedPng(engine, r.png), text);
     expect(after).toBeGreaterThan(before + 0.1);
     expect(r.timings.stepMs).toHaveLength(30);
   });

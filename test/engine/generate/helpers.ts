@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { fixture } from '../../helpers/fixtures.ts';
 import { DEFAULT_AUGMENTS } from '../../../src/engine/generate/cutouts.ts';
 import { Engine, loadModels, type Models } from '../../../src/engine/generate/generator.ts';
+import { Graph, Session, serialize } from '../../../src/engine/graph/index.ts';
 import type { GenerateSettings } from '../../../src/engine/generate/settings.ts';
 
 export const CLIP_DIR = fixture('clip-openai');
@@ -57,4 +58,23 @@ export function cosine(a: Float32Array, b: Float32Array): number {
     nb += b[i]! ** 2;
   }
   return dot / Math.sqrt(na * nb);
+}
+
+/** CLIP image embedding of a PNG, through a graph of its own (not the step graph). */
+export async function embedPng(engine: Engine, png: Buffer): Promise<Float32Array> {
+  const { clip } = engine.models;
+  await clip.params.load(); // the engine drops its JS copy of the weights between graph builds
+  const r = clip.inputSize;
+  const rgb = await sharp(png).removeAlpha().resize(r, r, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
+  const chw = new Float32Array(3 * r * r);
+  for (let p = 0; p < r * r; p++) for (let c = 0; c < 3; c++) chw[c * r * r + p] = rgb[p * 3 + c]! / 255;
+  const g = new Graph();
+  const x = g.input('image', [1, 3, r, r]);
+  g.output(clip.encodeImage(g, clip.normalize(g, x)), 'embed');
+  const session = await Session.create(serialize(g), { device: 'cpu', threads: 1 });
+  try {
+    return (await session.run({ image: chw })).embed as Float32Array;
+  } finally {
+    await session.release();
+  }
 }

@@ -4,15 +4,13 @@
  * of the written picture to the prompt, the same seed gives the same PNG bytes, resuming from a snapshot's
  * checkpoint gives the same bytes as the run straight through, and a cancel stops within a step.
  */
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Graph, Session, serialize } from '../../../src/engine/graph/index.ts';
 import { BigganModels } from '../../../src/engine/generate/biggan-models.ts';
 import { AbortedError, Engine, type EngineState, type StepReport } from '../../../src/engine/generate/generator.ts';
 import { readPngText } from '../../../src/engine/generate/images.ts';
 import type { GenerateSettings } from '../../../src/engine/generate/settings.ts';
 import { bigganFixture } from '../../helpers/fixtures.ts';
-import { base, cosine, tinyModels } from './helpers.ts';
+import { base, cosine, tinyModels, embedPng } from './helpers.ts';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -22,24 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.release();
 });
-
-async function embedPng(png: Buffer): Promise<Float32Array> {
-  const { clip } = engine.models;
-  await clip.params.load();
-  const r = clip.inputSize;
-  const rgb = await sharp(png).removeAlpha().resize(r, r, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-  const chw = new Float32Array(3 * r * r);
-  for (let p = 0; p < r * r; p++) for (let c = 0; c < 3; c++) chw[c * r * r + p] = rgb[p * 3 + c]! / 255;
-  const g = new Graph();
-  const x = g.input('image', [1, 3, r, r]);
-  g.output(clip.encodeImage(g, clip.normalize(g, x)), 'embed');
-  const session = await Session.create(serialize(g), { device: 'cpu', threads: 1 });
-  try {
-    return (await session.run({ image: chw })).embed as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
 
 // BigGAN's picture is drawn from the EMA of the latents (decay 0.99), which lags the latents: a smaller gain
 const CASES: { model: 'biggan' | 'siren'; settings: Partial<GenerateSettings>; size: number; gain: number }[] = [
@@ -59,8 +39,8 @@ for (const c of CASES) {
       for (const p of reports) expect(Number.isFinite(p.loss)).toBe(true);
       expect(r.width).toBe(c.size);
       const { embeds: text } = await engine.embedTexts(['a red apple']);
-      const before = cosine(await embedPng(start.png), text);
-      const after = cosine(await embedPng(r.png), text);
+      const before = cosine(await embedPng(engine, start.png), text);
+      const after = cosine(await embedPng(engine, r.png), text);
       console.log(`${c.model}: CLIP similarity of the picture ${before.toFixed(4)} → ${after.toFixed(4)}; in-loop ${reports[0]!.similarity.toFixed(4)} → ${reports.at(-1)!.similarity.toFixed(4)}`);
       expect(after).toBeGreaterThan(before + c.gain);
       expect(reports.at(-1)!.similarity).toBeGreaterThan(reports[0]!.similarity);
