@@ -5,20 +5,11 @@ import type { Device } from '../engine/graph/index.ts';
 import type { EngineState } from '../engine/generate/generator.ts';
 import type { FromWorker, ToWorker, WorkerInit } from '../engine/worker.ts';
 
-export interface EngineRunnerOptions {
-  clipDir: string;
-  vqganDir: string;
-  /** BigGAN-deep folder for model:biggan (loaded on first use) */
-  bigganDir?: string;
-  /** SIREN network shape (default deep-daze's 16 × 256; tests use a tiny one) */
-  siren?: { numLayers?: number; dimHidden?: number };
-  device: Device;
-  threads?: number;
+/** What the worker thread is started with (model folders, device, threads, Whisper), and the runner's own. */
+export interface EngineRunnerOptions extends WorkerInit {
   /** keep snapshots and make a timelapse (default true) */
   timelapse?: boolean;
   onWorkerRestart?(device: string, reason: string): void;
-  /** Whisper for voice prompts (loaded by the worker on the first transcription) */
-  whisper?: { checkpoint: string; rankFile?: string };
 }
 
 interface Active {
