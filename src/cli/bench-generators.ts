@@ -22,6 +22,7 @@ import { ParamStore, type ParamArray } from '../engine/models/params.ts';
 import { randomClipParams, randomVqganParams } from '../engine/models/random-weights.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
 import { BIGGAN_DEEP_256, bigganConfigJson, bigganTensors } from '../engine/models/expected-biggan.ts';
+import { peakRssBytes, resetPeakRss } from './peak-rss.ts';
 
 export interface GeneratorBenchOptions {
   device?: Device;
@@ -74,45 +75,40 @@ function settings(model: 'vqgan' | 'biggan' | 'siren'): GenerateSettings {
 }
 
 async function runPainter(clip: ClipModel, painter: Painter, s: GenerateSettings, o: Required<Omit<GeneratorBenchOptions, 'models'>>): Promise<GeneratorBenchResult> {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  try {
-    await Promise.all(painter.params.map((p) => p.load()));
-    const built = buildPainterStepGraph(clip, painter, { cut: painter.cut, targets: 8 });
-    const t1 = performance.now();
-    const session = await Session.create(built.model, { device: o.device, threads: o.threads });
-    const sessionCreateSec = (performance.now() - t1) / 1000;
-    const rng = new Prng(1);
-    const z = await painter.init(rng);
-    const D = clip.config.embedDim;
-    const opt = createOptimiser(s.optimiser, s.lr, z.length, { shapes: painter.paramShapes });
-    const targets = new Float32Array(8 * D).map(() => rng.normal());
-    const fixed: Record<string, HostArray> = {
-      targets, target_sign: Float32Array.of(1, 0, 0, 0, 0, 0, 0, 0), target_coef: Float32Array.of(painter.rowScale, 0, 0, 0, 0, 0, 0, 0), target_stop: new Float32Array(8).fill(-Infinity),
-    };
-    const samples: number[] = [];
-    for (let i = 0; i <= o.steps; i++) {
-      const t0 = performance.now();
-      const grad = new Float32Array(z.length);
-      for (let k = 0; k < painter.accumulate; k++) {
-        const out = await session.run({ z, ...fixed, ...painter.feeds?.(i), ...sampleCutouts(rng, painter.cut) });
-        const g = out.grad_z as Float32Array;
-        for (let p = 0; p < g.length; p++) grad[p] = grad[p]! + g[p]! / painter.accumulate;
-      }
-      opt.step(z, grad);
-      painter.afterStep?.(z);
-      if (i > 0) samples.push((performance.now() - t0) / 1000); // step 0 warms up
+  resetPeakRss();
+  await Promise.all(painter.params.map((p) => p.load()));
+  const built = buildPainterStepGraph(clip, painter, { cut: painter.cut, targets: 8 });
+  const t1 = performance.now();
+  const session = await Session.create(built.model, { device: o.device, threads: o.threads, prepack: false });
+  const sessionCreateSec = (performance.now() - t1) / 1000;
+  const rng = new Prng(1);
+  const z = await painter.init(rng);
+  const D = clip.config.embedDim;
+  const opt = createOptimiser(s.optimiser, s.lr, z.length, { shapes: painter.paramShapes });
+  const targets = new Float32Array(8 * D).map(() => rng.normal());
+  const fixed: Record<string, HostArray> = {
+    targets, target_sign: Float32Array.of(1, 0, 0, 0, 0, 0, 0, 0), target_coef: Float32Array.of(painter.rowScale, 0, 0, 0, 0, 0, 0, 0), target_stop: new Float32Array(8).fill(-Infinity),
+  };
+  const samples: number[] = [];
+  for (let i = 0; i <= o.steps; i++) {
+    const t0 = performance.now();
+    const grad = new Float32Array(z.length);
+    for (let k = 0; k < painter.accumulate; k++) {
+      const out = await session.run({ z, ...fixed, ...painter.feeds?.(i), ...sampleCutouts(rng, painter.cut) });
+      const g = out.grad_z as Float32Array;
+      for (let p = 0; p < g.length; p++) grad[p] = grad[p]! + g[p]! / painter.accumulate;
     }
-    await session.release();
-    for (const p of painter.params) p.release();
-    peak = Math.max(peak, process.memoryUsage().rss);
-    return {
-      model: painter.model, size: painter.width, cutn: painter.cut.cutn, passes: painter.accumulate, optimiser: s.optimiser, variables: z.length,
-      graphBuildSec: built.buildMs / 1000, sessionCreateSec, secPerStep: samples.reduce((a, b) => a + b, 0) / samples.length, stepSamples: samples, peakRssMB: Math.round(peak / 2 ** 20),
-    };
-  } finally {
-    clearInterval(timer);
+    opt.step(z, grad);
+    painter.afterStep?.(z);
+    if (i > 0) samples.push((performance.now() - t0) / 1000); // step 0 warms up
   }
+  await session.release();
+  for (const p of painter.params) p.release();
+  const peak = peakRssBytes();
+  return {
+    model: painter.model, size: painter.width, cutn: painter.cut.cutn, passes: painter.accumulate, optimiser: s.optimiser, variables: z.length,
+    graphBuildSec: built.buildMs / 1000, sessionCreateSec, secPerStep: samples.reduce((a, b) => a + b, 0) / samples.length, stepSamples: samples, peakRssMB: Math.round(peak / 2 ** 20),
+  };
 }
 
 /** s/step and peak memory of each generator at its default size (JSON-able). */

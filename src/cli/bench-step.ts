@@ -1,4 +1,4 @@
-/** The bench's VQGAN+CLIP step case: one live session, timed, its memory sampled, its inputs counted. */
+/** The bench's VQGAN+CLIP step case: one live session, timed, its memory peak measured, its inputs counted. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,8 @@ import { Prng } from '../engine/generate/prng.ts';
 import { buildStepGraph } from '../engine/generate/step-graph.ts';
 import type { ClipModel } from '../engine/models/clip.ts';
 import type { VqganModel } from '../engine/models/vqgan.ts';
+import { collectGarbage } from '../engine/collect-garbage.ts';
+import { peakRssBytes, resetPeakRss } from './peak-rss.ts';
 
 export interface StepCase {
   size: number;
@@ -23,13 +25,14 @@ export interface StepCase {
   /** bytes of the inputs fed to one run (z, targets, the cutouts' parameters) */
   bytesFedPerStep: number;
   /**
-   * The process's RSS high-water mark (the kernel's, exact) when the steps end: for the first case it
-   * covers everything one session costs, from making the weights to the last step, like the
-   * reference's ru_maxrss; later cases include the earlier ones' marks
+   * The kernel's RSS high-water mark over this case alone (reset at its start): the weights resident
+   * (or read again), the graph built, the session made, the steps run, like the reference's ru_maxrss
    */
   peakRssMB: number;
-  /** RSS peak sampled while the steps run (the weights' JS copies are released by then, as the engine does) */
+  /** the high-water mark while the steps run (reset after the session is made and the JS weights dropped) */
   stepPeakRssMB: number;
+  /** false where the mark cannot be reset (not Linux): the figures are then the process's maxRSS */
+  peakPerCase: boolean;
   /** matrix-product and convolution FLOPs of one step, and the rate achieved */
   gflopPerStep: number;
   gflopsPerSec: number;
@@ -48,32 +51,22 @@ export interface StepCaseOptions {
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
 
-/** Samples the process RSS every 50 ms until stopped (between runs' awaits); returns the peak seen. */
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  return {
-    stop: () => {
-      clearInterval(t);
-      return Math.max(peak, process.memoryUsage().rss);
-    },
-  };
-}
-
 export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCaseOptions): Promise<StepCase> {
   const f = vqgan.config.factor;
   const zShape: [number, number, number, number] = [1, vqgan.config.embedDim, o.size / f, o.size / f];
   const cut: CutoutSpec = { method: o.method, cutn: o.cutn, cutSize: clip.inputSize, cutPow: 1, augments: DEFAULT_AUGMENTS[o.method], width: o.size, height: o.size };
+  const peakPerCase = resetPeakRss();
   await Promise.all([clip.params.load(), vqgan.params.load()]);
   let built: ReturnType<typeof buildStepGraph> | undefined = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 });
   const { nodeCount, buildMs, flops = 0 } = built;
   const t1 = performance.now();
-  const session = await Session.create(built.model, { device: o.device, threads: o.threads });
+  const session = await Session.create(built.model, { device: o.device, threads: o.threads, prepack: false });
   const sessionCreateSec = (performance.now() - t1) / 1000;
   // as the engine does: ONNX Runtime holds the weights now; the graph and the JS arrays can go
   built = undefined;
   clip.params.release();
   vqgan.params.release();
+  collectGarbage();
   const rng = new Prng(1);
   const zSize = zShape.reduce((a, b) => a * b, 1);
   const D = clip.config.embedDim;
@@ -89,7 +82,8 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   const samples: number[] = [];
   let prep = 0;
   let fed = 0;
-  const steps = rssSampler();
+  const createPeak = peakRssBytes();
+  resetPeakRss();
   for (let i = 0; i < o.steps + 1; i++) {
     const t0 = performance.now();
     const feeds = { ...base, ...sampleCutouts(rng, cut) };
@@ -98,8 +92,8 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     await session.run(feeds);
     if (i > 0) samples.push((performance.now() - t0) / 1000);
   }
-  const stepPeak = steps.stop();
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const stepPeak = peakRssBytes();
+  const peak = Math.max(createPeak, stepPeak);
   await session.release();
   let topOps: StepCase['topOps'];
   if (o.profile) {
@@ -122,6 +116,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     bytesFedPerStep: fed,
     peakRssMB: mb(peak),
     stepPeakRssMB: mb(stepPeak),
+    peakPerCase,
     gflopPerStep: Number((flops / 1e9).toFixed(1)),
     gflopsPerSec: Number((flops / 1e9 / median).toFixed(1)),
     ...(topOps ? { topOps } : {}),
@@ -132,7 +127,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
 async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-prof-'));
   const prefix = path.join(dir, 'step');
-  const s = await Session.create(model, { device, threads, profilePrefix: prefix });
+  const s = await Session.create(model, { device, threads, prepack: false, profilePrefix: prefix });
   await s.run(feeds);
   s.endProfiling();
   await s.release();

@@ -1,3 +1,4 @@
+import { collectGarbage } from '../collect-garbage.ts';
 import { Graph, Session, add, serialize, type Device, type HostArray } from '../graph/index.ts';
 import { ClipModel, eotPositions } from '../models/clip.ts';
 import type { ParamStore } from '../models/params.ts';
@@ -134,11 +135,11 @@ export class Engine {
         await Promise.all(params.map((p) => p.load()));
         const built = build();
         const t0 = performance.now();
-        const session = await Session.create(built.model, { device: this.device, ...(this.threads ? { threads: this.threads } : {}) });
+        const session = await Session.create(built.model, { device: this.device, prepack: false, ...(this.threads ? { threads: this.threads } : {}) });
         return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
       } finally {
         // ONNX Runtime holds its own copy now: the next graph reads the weights again
-        if (--this.building === 0 && this.releaseWeights) for (const p of params) p.release();
+        if (--this.building === 0 && this.releaseWeights && params.map((p) => p.release()).some(Boolean)) collectGarbage();
       }
     })();
     s.catch(() => this.sessions.delete(key));

@@ -170,6 +170,7 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
     for (const fn of observers) fn(described, opts.name ?? 'reverie');
   }
   const externalData: { path: string; data: Uint8Array }[] = [];
+  const paths = new Set<string>();
   const w = new ProtoWriter(1 << 16);
   w.varint(1, IR_VERSION);
   w.string(2, 'reverie');
@@ -184,7 +185,10 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
         m.string(8, init.name);
         const bytes = new Uint8Array(init.data.buffer, init.data.byteOffset, init.data.byteLength);
         if (init.dtype === 'float32' && bytes.byteLength >= threshold) {
-          const path = `${init.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.bin`;
+          const base = init.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+          let path = `${base}.bin`;
+          for (let k = 1; paths.has(path); k++) path = `${base}_${k}.bin`;
+          paths.add(path);
           externalData.push({ path, data: bytes });
           m.message(13, (kv) => kv.string(1, 'location').string(2, path));
           m.message(13, (kv) => kv.string(1, 'offset').string(2, '0'));

@@ -40,7 +40,15 @@ export function canonicalClipParams(w: WeightFile, reload?: () => Promise<ParamS
       }
     }
   }
-  return new ParamStore(out, w.path, reload && (async () => (await reload()).arraysForReload()));
+  return new ParamStore(out, w.path, reload && reloadArrays(reload));
+}
+
+/**
+ * Made outside canonicalClipParams: a closure there would share the scope that `get` keeps the weight
+ * file in, and so keep every array of the file alive after ParamStore.release().
+ */
+function reloadArrays(reload: () => Promise<ParamStore> | ParamStore): () => Promise<Map<string, ParamArray>> {
+  return async () => (await reload()).arraysForReload();
 }
 
 function transpose2d(a: ParamArray): ParamArray {

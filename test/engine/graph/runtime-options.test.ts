@@ -26,6 +26,14 @@ describe('sessionOptions', () => {
     }
   });
 
+  it('prepack: false disables ORT pre-packing (on either device), keeping the CUDA fallback setting', () => {
+    expect(sessionOptions(model, { prepack: false }).extra).toEqual({ session: { disable_prepacking: '1' } });
+    expect(sessionOptions(model, { prepack: true }).extra).toBeUndefined();
+    expect(sessionOptions(model, { device: 'cuda:0', prepack: false }).extra).toEqual({
+      session: { disable_prepacking: '1', disable_cpu_ep_fallback: '1' },
+    });
+  });
+
   it('threads, optimisation level and profiling pass through on either device', () => {
     for (const device of ['cpu', 'cuda:1'] as const) {
       const o = sessionOptions(model, { device, threads: 2, optimization: 'basic', profilePrefix: '/tmp/p' });

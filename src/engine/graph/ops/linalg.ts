@@ -1,7 +1,7 @@
 import { GraphError, type Tensor } from '../graph.ts';
 import { broadcastShapes, unbroadcast } from './broadcast.ts';
 import { add, mul } from './elementwise.ts';
-import { transpose } from './movement.ts';
+import { reshape, transpose } from './movement.ts';
 import { defineOp } from './registry.ts';
 
 /** Swaps the last two axes. */
@@ -55,8 +55,14 @@ defineOp('Gemm', {
   },
 });
 
-/** torch.nn.Linear: x @ Wᵀ + b with W [out, in]. */
+/**
+ * torch.nn.Linear: x @ Wᵀ + b with W [out, in], as a Gemm with transB over the rows of x. The forward
+ * and the gradient (gy @ W) then read W in its stored layout: no transposed copy of every weight.
+ */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  const y = matmul(x, transpose(w, [1, 0]));
-  return b ? add(y, b) : y;
+  const [out, inF] = w.shape as [number, number];
+  if (w.rank !== 2 || x.shape[x.rank - 1] !== inF) throw new GraphError(`Linear: ${x} does not fit weight ${w}`);
+  const rows = x.rank === 2 ? x : reshape(x, [x.size / inF, inF]);
+  const y = gemm(rows, w, b, { transB: true });
+  return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), out]);
 }
