@@ -125,10 +125,12 @@ export class ClipModel {
       const cls = expand(reshape(p.t(g, 'visual.class_embedding'), [1, 1, width]), [n, 1, width]);
       let h = add(concat([cls, tokens], 1), p.t(g, 'visual.positional_embedding'));
       h = layerNorm(h, p.t(g, 'visual.ln_pre.weight'), p.t(g, 'visual.ln_pre.bias'));
-      for (let i = 0; i < this.config.vision.layers; i++) {
-        h = g.scope(`resblocks.${i}`, () => this.block(g, h, `visual.transformer.resblocks.${i}.`, this.config.vision.heads, null));
+      const layers = this.config.vision.layers;
+      for (let i = 0; i < layers; i++) {
+        // only the class token leaves the last block: its other rows are never computed
+        h = g.scope(`resblocks.${i}`, () => this.block(g, h, `visual.transformer.resblocks.${i}.`, this.config.vision.heads, null, i === layers - 1));
       }
-      const first = reshape(slice(h, [0], [1], [1]), [n, width]);
+      const first = reshape(h, [n, width]);
       const pooled = layerNorm(first, p.t(g, 'visual.ln_post.weight'), p.t(g, 'visual.ln_post.bias'));
       return matmul(pooled, p.t(g, 'visual.proj'));
     });
@@ -155,29 +157,35 @@ export class ClipModel {
     });
   }
 
-  /** Pre-norm residual attention block on batch-first [N, L, W]. */
-  private block(g: Graph, x: Tensor, prefix: string, heads: number, mask: Tensor | null): Tensor {
+  /**
+   * Pre-norm residual attention block on batch-first [N, L, W]; firstOnly: the output row of the first
+   * token alone, [N, 1, W] (it still attends to every token).
+   */
+  private block(g: Graph, x: Tensor, prefix: string, heads: number, mask: Tensor | null, firstOnly = false): Tensor {
     const p = this.params;
     const w = (n: string) => p.t(g, prefix + n);
     const h = layerNorm(x, w('ln_1.weight'), w('ln_1.bias'));
-    const x1 = add(x, this.attention(g, h, prefix + 'attn.', heads, mask));
+    const rows = (t: Tensor) => (firstOnly ? slice(t, [0], [1], [1]) : t);
+    const x1 = add(rows(x), this.attention(g, h, rows(h), prefix + 'attn.', heads, mask));
     const h2 = layerNorm(x1, w('ln_2.weight'), w('ln_2.bias'));
     const mlp = linear(quickGelu(linear(h2, w('mlp.c_fc.weight'), w('mlp.c_fc.bias'))), w('mlp.c_proj.weight'), w('mlp.c_proj.bias'));
     return add(x1, mlp);
   }
 
-  private attention(g: Graph, x: Tensor, prefix: string, heads: number, mask: Tensor | null): Tensor {
+  /** Multi-head attention of the query rows xq [N, Lq, W] over all rows x [N, L, W]. */
+  private attention(g: Graph, x: Tensor, xq: Tensor, prefix: string, heads: number, mask: Tensor | null): Tensor {
     const [n, l, width] = x.shape as [number, number, number];
+    const lq = xq.shape[1]!;
     const hd = width / heads;
     const w = (name: string) => this.params.t(g, prefix + name);
-    const split = (t: Tensor) => transpose(reshape(t, [n, l, heads, hd]), [0, 2, 1, 3]);
-    const q = split(mul(linear(x, w('q.weight'), w('q.bias')), 1 / Math.sqrt(hd)));
+    const split = (t: Tensor, rows = l) => transpose(reshape(t, [n, rows, heads, hd]), [0, 2, 1, 3]);
+    const q = split(mul(linear(xq, w('q.weight'), w('q.bias')), 1 / Math.sqrt(hd)), lq);
     const k = split(linear(x, w('k.weight'), w('k.bias')));
     const v = split(linear(x, w('v.weight'), w('v.bias')));
     let scores = matmul(q, transpose(k, [0, 1, 3, 2]));
-    if (mask) scores = add(scores, mask);
+    if (mask) scores = add(scores, lq === l ? mask : slice(mask, [0], [lq], [0]));
     const o = matmul(softmax(scores, -1), v);
-    const merged = reshape(transpose(o, [0, 2, 1, 3]), [n, l, width]);
+    const merged = reshape(transpose(o, [0, 2, 1, 3]), [n, lq, width]);
     return linear(merged, w('out.weight'), w('out.bias'));
   }
 }

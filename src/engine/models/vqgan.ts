@@ -17,7 +17,7 @@ import {
   softmax,
   sub,
   transpose,
-  upsampleNearest,
+  upsample2Conv3x3,
   type Graph,
   type Tensor,
 } from '../graph/index.ts';
@@ -187,7 +187,10 @@ export class VqganModel {
       h = this.mid(g, h, 'decoder');
       for (let level = this.config.levels - 1; level >= 0; level--) {
         h = this.stage(g, h, `decoder.up.${level}`);
-        if (level !== 0) h = this.conv(g, upsampleNearest(h, 2), `decoder.up.${level}.upsample.conv`);
+        if (level !== 0) {
+          const name = `decoder.up.${level}.upsample.conv`;
+          h = upsample2Conv3x3(h, this.params.t(g, `${name}.weight`), this.params.t(g, `${name}.bias`));
+        }
       }
       return this.conv(g, this.normSwish(g, h, 'decoder.norm_out'), 'decoder.conv_out');
     });

@@ -7,6 +7,7 @@ export * from './resize.ts';
 export * from './linalg.ts';
 export * from './reduce.ts';
 export * from './conv.ts';
+export * from './upsample-conv.ts';
 export * from './norm.ts';
 export * from './special.ts';
 export * from './trig.ts';
