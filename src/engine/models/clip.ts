@@ -120,8 +120,11 @@ export class ClipModel {
     }
     const p = this.params;
     return g.scope('clip.visual', () => {
-      const patches = conv2d(x, p.t(g, 'visual.conv1.weight'), undefined, { strides: [patch, patch] });
-      const tokens = transpose(reshape(patches, [n, width, grid * grid]), [0, 2, 1]);
+      // the stride-`patch` convolution as one product: its patches do not overlap, so they are a
+      // reshape of the image, and the gradient is a MatMul instead of ORT's slow ConvTranspose
+      const cols = reshape(transpose(reshape(x, [n, 3, grid, patch, grid, patch]), [0, 2, 4, 1, 3, 5]), [n * grid * grid, 3 * patch * patch]);
+      const kernel = reshape(p.t(g, 'visual.conv1.weight'), [width, 3 * patch * patch]);
+      const tokens = reshape(linear(cols, kernel), [n, grid * grid, width]);
       const cls = expand(reshape(p.t(g, 'visual.class_embedding'), [1, 1, width]), [n, 1, width]);
       let h = add(concat([cls, tokens], 1), p.t(g, 'visual.positional_embedding'));
       h = layerNorm(h, p.t(g, 'visual.ln_pre.weight'), p.t(g, 'visual.ln_pre.bias'));

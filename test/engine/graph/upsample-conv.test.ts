@@ -14,7 +14,7 @@ describe('upsample2Conv3x3', () => {
       const w = normal(rng, m * x[1] * 9);
       const b = normal(rng, m);
       const seed = normal(rng, x[0] * m * x[2] * 2 * x[3] * 2);
-      const input = normal(rng, x.reduce((p, q) => p * q, 1));
+      const input = normal(rng, (x as readonly number[]).reduce((p, q) => p * q, 1));
       const build = (phased: boolean) => (g: G.Graph, xs: G.Tensor[]) => {
         const wt = g.constant(w, [m, x[1], 3, 3], 'w');
         const bt = g.constant(b, [m], 'b');
