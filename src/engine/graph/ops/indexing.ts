@@ -3,14 +3,14 @@
  * padding are index maps, so their gradients are the gather adjoint (gatherBackward), which in turn
  * slices: they share this file.
  */
-import { GraphError, fmt, numel, sameShape, type Shape, type Tensor } from '../graph.ts';
+import { GraphError, fmt, numel, sameShape, type Node, type Shape, type Tensor } from '../graph.ts';
 import { normAxis } from './axes.ts';
 import { zeros } from './broadcast.ts';
 import { concat } from './concat.ts';
 import { sub } from './elementwise.ts';
 import { cast, reshape, transpose, unsqueeze } from './movement.ts';
 import { adjointPlan, cumsum, indicesUnique } from './scan.ts';
-import { defineOp } from './registry.ts';
+import { defineOp, type Emitter } from './registry.ts';
 
 /** x[starts:ends] on the given axes (step 1 unless given; negative indices count from the end). */
 export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes?: readonly number[], steps?: readonly number[]): Tensor {
@@ -108,10 +108,18 @@ defineOp('Pad', {
     return [g];
   },
   emit: (n, e) =>
-    e.node('Pad', [e.name(n.inputs[0]!), e.int64(n.attrs.pads as number[]), e.float([n.attrs.value as number], [])], [e.outName(n, 0)], {
+    e.node('Pad', [e.name(n.inputs[0]!), e.int64(n.attrs.pads as number[]), padValue(n, e)], [e.outName(n, 0)], {
       mode: n.attrs.mode,
     }),
 });
+
+function padValue(n: Node, e: Emitter): string {
+  const v = n.attrs.value as number;
+  const dtype = n.inputs[0]!.dtype;
+  if (dtype === 'float64') return e.double([v], []);
+  if (dtype === 'int64') throw new GraphError('Pad: int64 is not padded in the engine (no CUDA kernel)');
+  return e.float([v], []);
+}
 
 /**
  * How a gather's gradient is summed back when its indices are fed rather than constant: `unique` when

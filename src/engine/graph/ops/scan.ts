@@ -5,7 +5,7 @@ import { defineOp } from './registry.ts';
 export function cumsum(x: Tensor, axis: number, reverse = false): Tensor {
   const a = axis < 0 ? axis + x.rank : axis;
   if (a < 0 || a >= x.rank) throw new GraphError(`CumSum: axis ${axis} out of range for ${x}`);
-  if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new GraphError(`CumSum: ${x} is not a float tensor`);
+  if (x.dtype === 'bool') throw new GraphError(`CumSum: ${x} is not numeric`);
   return x.graph.addNode('CumSum', [x], { axis: a, reverse }, [{ shape: x.shape, dtype: x.dtype }])[0]!;
 }
 defineOp('CumSum', {
