@@ -1,6 +1,5 @@
 import {
   add,
-  adjointPlan,
   clampWithGrad,
   concat,
   conv2d,
@@ -10,10 +9,8 @@ import {
   matmul,
   maximum,
   mul,
-  reduceSum,
   reshape,
   sub,
-  transpose,
   type Graph,
   type HostArray,
   type Tensor,
@@ -21,7 +18,8 @@ import {
 import { sampleCrops, type CropOptions, type CropSampling } from './crop-sampling.ts';
 import type { Prng } from './prng.ts';
 import { adaptiveAvgMatrix, adaptiveWindows, cropThen, resampleMatrix } from './resample.ts';
-import { I3, affineAbout, bilinearTaps, inv3, mul3, randomPerspective, type Mat3 } from './warp.ts';
+import { I3, affineAbout, inv3, mul3, randomPerspective, type Mat3 } from './warp.ts';
+import { warpCutouts } from './warp-taps.ts';
 
 export const CUT_METHODS = ['original', 'updated', 'latest'] as const;
 export type CutMethod = (typeof CUT_METHODS)[number];
@@ -60,8 +58,8 @@ export function parseAugments(list: readonly string[]): Augment[] {
 
 /**
  * Builds the cutouts of img [1,3,H,W] as graph nodes: crops and resizes are matrix products, warps are
- * bilinear gathers, jitter a 3×3 colour matrix; their random parameters are graph inputs filled by
- * sampleCutouts() each step.
+ * bilinear gathers whose taps the graph computes from one matrix per cutout (warp-taps.ts), jitter a 3×3
+ * colour matrix; their random parameters are graph inputs filled by sampleCutouts() each step.
  */
 export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
   const { cutn, cutSize: s, width: W, height: H } = spec;
@@ -81,13 +79,7 @@ export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
   }
   const aug = new Set(spec.augments);
   if (spec.augments.some((a) => WARPS.includes(a))) {
-    const P = s * s;
-    const idx = g.input('warp_idx', [4, cutn * P], 'int64');
-    const w = g.input('warp_w', [4, cutn * P, 1]);
-    const adjoint = { perm: g.input('warp_perm', [4 * cutn * P + 1], 'int64'), bounds: g.input('warp_bounds', [sources * P + 1], 'int64') };
-    const flat = reshape(transpose(x, [0, 2, 3, 1]), [sources * P, 3]);
-    const sampled = reduceSum(mul(gather(flat, idx, 0, adjoint), w), [0], false);
-    x = transpose(reshape(sampled, [cutn, s, s, 3]), [0, 3, 1, 2]);
+    x = warpCutouts(x, g.input('warp_mats', [cutn, 9]));
   } else if (sources !== cutn) {
     x = expand(x, [cutn, 3, s, s]);
   }
@@ -176,15 +168,8 @@ export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostA
       }
       mats.push(inv3(fwd));
     }
-    const n = cutn * s * s;
-    const idx = new BigInt64Array(4 * n);
-    const w = new Float32Array(4 * n);
-    bilinearTaps(mats, s, (c) => (spec.method === 'latest' ? 0 : c), idx, w);
-    const plan = adjointPlan(idx, (spec.method === 'latest' ? 1 : cutn) * s * s);
-    feeds.warp_idx = idx;
-    feeds.warp_w = w;
-    feeds.warp_perm = plan.perm;
-    feeds.warp_bounds = plan.bounds;
+    // float32: the graph computes the taps in float64 from exactly these values
+    feeds.warp_mats = Float32Array.from(mats.flat());
   }
   if (aug.has('Ji')) feeds.jitter = jitterMatrices(rng, cutn, spec.method === 'latest');
   if (aug.has('Sh')) {

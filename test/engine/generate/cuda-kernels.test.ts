@@ -53,6 +53,20 @@ describe('the CUDA kernel table', () => {
     ]);
     expect(fallbacks).toEqual([]);
   });
+
+  it('has the kernels of the in-graph warp taps and their sort', () => {
+    const fallbacks = cudaFallbacks([
+      node('TopK', ['int64', 'int64']),
+      node('Compress', ['int64', 'bool']),
+      node('CumSum', ['int64', 'int64']),
+      node('Pad', ['float64', 'int64', 'float64']),
+      node('Floor', ['float64']),
+      node('Div', ['float64', 'float64']),
+      node('Where', ['bool', 'float64', 'float64']),
+    ]);
+    expect(fallbacks).toEqual([]);
+    expect(cudaFallbackReason(node('BitwiseXor', ['int64', 'int64']))).toMatch(/no CUDA kernel/);
+  });
 });
 
 describe('every graph the engine builds runs on CUDA without CPU fallback', () => {
