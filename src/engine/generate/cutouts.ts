@@ -15,6 +15,7 @@ import {
   type HostArray,
   type Tensor,
 } from '../graph/index.ts';
+import { drawNoiseSeed, hashedNormal } from './cut-noise.ts';
 import { sampleCrops, type CropOptions, type CropSampling } from './crop-sampling.ts';
 import type { Prng } from './prng.ts';
 import { adaptiveAvgMatrix, adaptiveWindows, cropThen, resampleMatrix } from './resample.ts';
@@ -59,7 +60,8 @@ export function parseAugments(list: readonly string[]): Augment[] {
 /**
  * Builds the cutouts of img [1,3,H,W] as graph nodes: crops and resizes are matrix products, warps are
  * bilinear gathers whose taps the graph computes from one matrix per cutout (warp-taps.ts), jitter a 3×3
- * colour matrix; their random parameters are graph inputs filled by sampleCutouts() each step.
+ * colour matrix, noise a hash of a seed (cut-noise.ts); their random parameters are graph inputs filled
+ * by sampleCutouts() each step.
  */
 export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
   const { cutn, cutSize: s, width: W, height: H } = spec;
@@ -94,7 +96,10 @@ export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
     x = add(x, mul(f, sub(x, blurred)));
   }
   if (aug.has('Er')) x = mul(x, g.input('erase_mask', [cutn, 1, s, s]));
-  if (spec.method === 'latest' || aug.has('Gn')) x = add(x, g.input('cut_noise', [cutn, 3, s, s]));
+  if (spec.method === 'latest' || aug.has('Gn')) {
+    const noise = hashedNormal(g, g.input('noise_seed', [2], 'int64'), [cutn, 3, s, s]);
+    x = add(x, mul(noise, g.input('noise_scale', [cutn, 1, 1, 1])));
+  }
   return spec.method === 'latest' ? x : clampWithGrad(x, 0, 1);
 }
 
@@ -114,7 +119,10 @@ function adaptiveMax(g: Graph, img: Tensor, s: number): Tensor {
   return along(along(img, 2, img.shape[2]!), 3, img.shape[3]!);
 }
 
-/** Draws one step's cutout parameters (in a fixed order, so a seed reproduces them). */
+/**
+ * Draws one step's cutout parameters in a fixed order (crops, warp matrices, jitter, sharpness, erase
+ * masks, noise scales, the noise seed), so a seed, or a checkpointed PRNG state, reproduces them.
+ */
 export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostArray> {
   const { cutn, cutSize: s, width: W, height: H } = spec;
   if (spec.method === 'bigsleep' || spec.method === 'deepdaze') return sampleCrops(rng, spec.method, cutn, s, W, H, spec.crop ?? {});
@@ -177,13 +185,14 @@ export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostA
   }
   if (aug.has('Er')) feeds.erase_mask = eraseMasks(rng, cutn, s);
   if (spec.method === 'latest' || aug.has('Gn')) {
-    const noise = new Float32Array(cutn * 3 * s * s);
+    const scale = new Float32Array(cutn);
     for (let c = 0; c < cutn; c++) {
       const fac = spec.method === 'latest' ? rng.range(0, 0.1) : 0;
       const gn = aug.has('Gn') && rng.bernoulli(0.5) ? 0.1 : 0;
-      rng.fillNormal(noise.subarray(c * 3 * s * s, (c + 1) * 3 * s * s), fac + gn);
+      scale[c] = fac + gn;
     }
-    feeds.cut_noise = noise;
+    feeds.noise_scale = scale;
+    feeds.noise_seed = drawNoiseSeed(rng);
   }
   return feeds;
 }

@@ -54,7 +54,7 @@ describe('the CUDA kernel table', () => {
     expect(fallbacks).toEqual([]);
   });
 
-  it('has the kernels of the in-graph warp taps and their sort', () => {
+  it('has the kernels of the in-graph warp taps, their sort and the hashed noise', () => {
     const fallbacks = cudaFallbacks([
       node('TopK', ['int64', 'int64']),
       node('Compress', ['int64', 'bool']),
@@ -63,6 +63,10 @@ describe('the CUDA kernel table', () => {
       node('Floor', ['float64']),
       node('Div', ['float64', 'float64']),
       node('Where', ['bool', 'float64', 'float64']),
+      node('Div', ['int64', 'int64']),
+      node('Mul', ['int64', 'int64']),
+      node('Log', ['float64']),
+      node('Sqrt', ['float64']),
     ]);
     expect(fallbacks).toEqual([]);
     expect(cudaFallbackReason(node('BitwiseXor', ['int64', 'int64']))).toMatch(/no CUDA kernel/);
