@@ -1,8 +1,10 @@
 /**
  * The host computations the graph replaced, kept as test references: the warp's bilinear taps
- * (src/engine/generate/warp.ts computed them in JS and fed them until the graph did it).
+ * (src/engine/generate/warp.ts computed them in JS and fed them until the graph did it) and the
+ * erasing masks (fed until the graph built them from boxes).
  */
 import type { Mat3 } from '../../../src/engine/generate/warp.ts';
+import type { Prng } from '../../../src/engine/generate/prng.ts';
 
 /**
  * Bilinear sampling taps of a warp with zero padding: for each output pixel p of image c, four source
@@ -41,4 +43,20 @@ export function bilinearTaps(outToSrc: readonly Mat3[], size: number, sourceInde
     }
   }
   return { idx, w, inside };
+}
+
+/** kornia RandomErasing masks as they were fed: 0 inside the erased box, [cutn, s, s]. */
+export function eraseMasks(rng: Prng, cutn: number, s: number): Float32Array {
+  const out = new Float32Array(cutn * s * s).fill(1);
+  for (let c = 0; c < cutn; c++) {
+    if (!rng.bernoulli(0.7)) continue;
+    const area = rng.range(0.1, 0.4) * s * s;
+    const ratio = Math.exp(rng.range(Math.log(0.3), Math.log(3.3)));
+    const h = Math.min(s, Math.round(Math.sqrt(area * ratio)));
+    const w = Math.min(s, Math.round(Math.sqrt(area / ratio)));
+    const y0 = rng.int(s - h + 1);
+    const x0 = rng.int(s - w + 1);
+    for (let y = y0; y < y0 + h; y++) out.fill(0, c * s * s + y * s + x0, c * s * s + y * s + x0 + w);
+  }
+  return out;
 }
