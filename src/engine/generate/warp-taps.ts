@@ -49,7 +49,8 @@ export function warpTaps(g: Graph, mats: Tensor, size: number, shared: boolean):
   const at = (k: number) => reshape(slice(m, [k], [k + 1], [1]), [cutn, 1, 1]);
   const row = (k: number) => add(add(mul(at(k), X), mul(at(k + 1), Y)), at(k + 2));
   const zz = row(6);
-  // a corner of sample (x, y) can be inside only if −1 ≤ x < size; the comparisons are false for NaN
+  // −2 < v < size + 1 holds wherever a corner is inside (−1 ≤ v < size) and keeps x0, y0 in [−2, size];
+  // the comparisons are false for NaN
   const near = (v: Tensor) => and(greater(v, -BORDER), less(v, size + BORDER - 1));
   const [px, py] = [div(row(0), zz), div(row(3), zz)];
   const keep = and(greater(zz, 0), and(near(px), near(py)));
