@@ -1,27 +1,31 @@
 import {
   add,
-  adjointPlan,
+  and,
   clampWithGrad,
   concat,
   conv2d,
   div,
   expand,
   gather,
+  greaterOrEqual,
+  less,
   matmul,
   maximum,
   mul,
-  reduceSum,
   reshape,
+  slice,
   sub,
-  transpose,
+  where,
   type Graph,
   type HostArray,
   type Tensor,
 } from '../graph/index.ts';
+import { drawNoiseSeed, hashedNormal } from './cut-noise.ts';
 import { sampleCrops, type CropOptions, type CropSampling } from './crop-sampling.ts';
 import type { Prng } from './prng.ts';
 import { adaptiveAvgMatrix, adaptiveWindows, cropThen, resampleMatrix } from './resample.ts';
-import { I3, affineAbout, bilinearTaps, inv3, mul3, randomPerspective, type Mat3 } from './warp.ts';
+import { I3, affineAbout, inv3, mul3, randomPerspective, type Mat3 } from './warp.ts';
+import { warpCutouts } from './warp-taps.ts';
 
 export const CUT_METHODS = ['original', 'updated', 'latest'] as const;
 export type CutMethod = (typeof CUT_METHODS)[number];
@@ -60,8 +64,9 @@ export function parseAugments(list: readonly string[]): Augment[] {
 
 /**
  * Builds the cutouts of img [1,3,H,W] as graph nodes: crops and resizes are matrix products, warps are
- * bilinear gathers, jitter a 3×3 colour matrix; their random parameters are graph inputs filled by
- * sampleCutouts() each step.
+ * bilinear gathers whose taps the graph computes from one matrix per cutout (warp-taps.ts), jitter a 3×3
+ * colour matrix, erasing a box, noise a hash of a seed (cut-noise.ts); their random parameters are small
+ * graph inputs filled by sampleCutouts() each step.
  */
 export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
   const { cutn, cutSize: s, width: W, height: H } = spec;
@@ -81,13 +86,7 @@ export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
   }
   const aug = new Set(spec.augments);
   if (spec.augments.some((a) => WARPS.includes(a))) {
-    const P = s * s;
-    const idx = g.input('warp_idx', [4, cutn * P], 'int64');
-    const w = g.input('warp_w', [4, cutn * P, 1]);
-    const adjoint = { perm: g.input('warp_perm', [4 * cutn * P + 1], 'int64'), bounds: g.input('warp_bounds', [sources * P + 1], 'int64') };
-    const flat = reshape(transpose(x, [0, 2, 3, 1]), [sources * P, 3]);
-    const sampled = reduceSum(mul(gather(flat, idx, 0, adjoint), w), [0], false);
-    x = transpose(reshape(sampled, [cutn, s, s, 3]), [0, 3, 1, 2]);
+    x = warpCutouts(x, g.input('warp_mats', [cutn, 9]));
   } else if (sources !== cutn) {
     x = expand(x, [cutn, 3, s, s]);
   }
@@ -101,8 +100,11 @@ export function buildCutouts(g: Graph, img: Tensor, spec: CutoutSpec): Tensor {
     const blurred = conv2d(x, k, undefined, { pads: [1, 1, 1, 1], group: 3 });
     x = add(x, mul(f, sub(x, blurred)));
   }
-  if (aug.has('Er')) x = mul(x, g.input('erase_mask', [cutn, 1, s, s]));
-  if (spec.method === 'latest' || aug.has('Gn')) x = add(x, g.input('cut_noise', [cutn, 3, s, s]));
+  if (aug.has('Er')) x = mul(x, eraseMask(g, g.input('erase_box', [cutn, 4], 'int64'), s));
+  if (spec.method === 'latest' || aug.has('Gn')) {
+    const noise = hashedNormal(g, g.input('noise_seed', [2], 'int64'), [cutn, 3, s, s]);
+    x = add(x, mul(noise, g.input('noise_scale', [cutn, 1, 1, 1])));
+  }
   return spec.method === 'latest' ? x : clampWithGrad(x, 0, 1);
 }
 
@@ -122,7 +124,21 @@ function adaptiveMax(g: Graph, img: Tensor, s: number): Tensor {
   return along(along(img, 2, img.shape[2]!), 3, img.shape[3]!);
 }
 
-/** Draws one step's cutout parameters (in a fixed order, so a seed reproduces them). */
+/** 0 inside each cutout's box [x0, y0, x1, y1) (boxes [cutn, 4]; an empty box erases nothing), 1 elsewhere: [cutn, 1, s, s]. */
+export function eraseMask(g: Graph, boxes: Tensor, s: number): Tensor {
+  const cutn = boxes.shape[0]!;
+  const edge = (k: number) => reshape(slice(boxes, [0, k], [cutn, k + 1], [0, 1]), [cutn, 1, 1, 1]);
+  const range = BigInt64Array.from({ length: s }, (_, i) => BigInt(i));
+  const xs = g.constant(range, [1, 1, 1, s], `erase_range_x_${s}`);
+  const ys = g.constant(range, [1, 1, s, 1], `erase_range_y_${s}`);
+  const inside = and(and(greaterOrEqual(xs, edge(0)), less(xs, edge(2))), and(greaterOrEqual(ys, edge(1)), less(ys, edge(3))));
+  return where(inside, g.scalar(0), g.scalar(1));
+}
+
+/**
+ * Draws one step's cutout parameters in a fixed order (crops, warp matrices, jitter, sharpness, erase
+ * boxes, noise scales, the noise seed), so a seed, or a checkpointed PRNG state, reproduces them.
+ */
 export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostArray> {
   const { cutn, cutSize: s, width: W, height: H } = spec;
   if (spec.method === 'bigsleep' || spec.method === 'deepdaze') return sampleCrops(rng, spec.method, cutn, s, W, H, spec.crop ?? {});
@@ -176,29 +192,23 @@ export function sampleCutouts(rng: Prng, spec: CutoutSpec): Record<string, HostA
       }
       mats.push(inv3(fwd));
     }
-    const n = cutn * s * s;
-    const idx = new BigInt64Array(4 * n);
-    const w = new Float32Array(4 * n);
-    bilinearTaps(mats, s, (c) => (spec.method === 'latest' ? 0 : c), idx, w);
-    const plan = adjointPlan(idx, (spec.method === 'latest' ? 1 : cutn) * s * s);
-    feeds.warp_idx = idx;
-    feeds.warp_w = w;
-    feeds.warp_perm = plan.perm;
-    feeds.warp_bounds = plan.bounds;
+    // float32: the graph computes the taps in float64 from exactly these values
+    feeds.warp_mats = Float32Array.from(mats.flat());
   }
   if (aug.has('Ji')) feeds.jitter = jitterMatrices(rng, cutn, spec.method === 'latest');
   if (aug.has('Sh')) {
     feeds.sharpness = Float32Array.from({ length: cutn }, () => (rng.bernoulli(0.4) ? rng.range(0, 0.3) : 0));
   }
-  if (aug.has('Er')) feeds.erase_mask = eraseMasks(rng, cutn, s);
+  if (aug.has('Er')) feeds.erase_box = eraseBoxes(rng, cutn, s);
   if (spec.method === 'latest' || aug.has('Gn')) {
-    const noise = new Float32Array(cutn * 3 * s * s);
+    const scale = new Float32Array(cutn);
     for (let c = 0; c < cutn; c++) {
       const fac = spec.method === 'latest' ? rng.range(0, 0.1) : 0;
       const gn = aug.has('Gn') && rng.bernoulli(0.5) ? 0.1 : 0;
-      rng.fillNormal(noise.subarray(c * 3 * s * s, (c + 1) * 3 * s * s), fac + gn);
+      scale[c] = fac + gn;
     }
-    feeds.cut_noise = noise;
+    feeds.noise_scale = scale;
+    feeds.noise_seed = drawNoiseSeed(rng);
   }
   return feeds;
 }
@@ -223,9 +233,9 @@ function jitterMatrices(rng: Prng, cutn: number, latest: boolean): Float32Array 
   return out;
 }
 
-/** kornia RandomErasing(scale .1–.4, ratio .3–3.3, p .7) masks: 0 inside the erased box. */
-function eraseMasks(rng: Prng, cutn: number, s: number): Float32Array {
-  const out = new Float32Array(cutn * s * s).fill(1);
+/** kornia RandomErasing(scale .1–.4, ratio .3–3.3, p .7) boxes [x0, y0, x1, y1) per cutout; [0, 0, 0, 0] when not erased. */
+export function eraseBoxes(rng: Prng, cutn: number, s: number): BigInt64Array {
+  const out = new BigInt64Array(cutn * 4);
   for (let c = 0; c < cutn; c++) {
     if (!rng.bernoulli(0.7)) continue;
     const area = rng.range(0.1, 0.4) * s * s;
@@ -234,7 +244,7 @@ function eraseMasks(rng: Prng, cutn: number, s: number): Float32Array {
     const w = Math.min(s, Math.round(Math.sqrt(area / ratio)));
     const y0 = rng.int(s - h + 1);
     const x0 = rng.int(s - w + 1);
-    for (let y = y0; y < y0 + h; y++) out.fill(0, c * s * s + y * s + x0, c * s * s + y * s + x0 + w);
+    out.set([x0, y0, x0 + w, y0 + h].map(BigInt), c * 4);
   }
   return out;
 }

@@ -8,7 +8,7 @@ export type DType = 'float32' | 'float64' | 'int64' | 'bool';
 export type Shape = readonly number[];
 export type AttrValue = number | string | readonly number[] | readonly string[] | boolean;
 export type Attrs = Readonly<Record<string, AttrValue | undefined>>;
-export type TensorData = Float32Array | BigInt64Array | Uint8Array;
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Uint8Array;
 
 export class GraphError extends Error {
   override name = 'GraphError';
@@ -93,7 +93,7 @@ export class Graph {
   /** A constant tensor (a weight). Its data is not copied: keep it alive and unchanged until serialised. */
   constant(data: TensorData, shape: Shape, name?: string): Tensor {
     checkShape(shape, `constant "${name ?? ''}"`);
-    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof BigInt64Array ? 'int64' : 'bool';
+    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Float64Array ? 'float64' : data instanceof BigInt64Array ? 'int64' : 'bool';
     if (data.length !== numel(shape)) {
       throw new GraphError(`constant "${name ?? ''}": ${data.length} values do not fill shape ${fmt(shape)} (${numel(shape)})`);
     }
@@ -103,11 +103,12 @@ export class Graph {
   }
 
   /** A cached scalar constant of shape [] (or the given broadcastable shape of ones). */
-  scalar(value: number, dtype: 'float32' | 'int64' = 'float32'): Tensor {
+  scalar(value: number, dtype: 'float32' | 'float64' | 'int64' = 'float32'): Tensor {
     const key = `${dtype}:${Object.is(value, -0) ? '-0' : value}`;
     let t = this.scalarCache.get(key);
     if (!t) {
-      t = this.constant(dtype === 'float32' ? Float32Array.of(value) : BigInt64Array.of(BigInt(value)), [], `scalar_${this.scalarCache.size}`);
+      const data = dtype === 'float32' ? Float32Array.of(value) : dtype === 'float64' ? Float64Array.of(value) : BigInt64Array.of(BigInt(value));
+      t = this.constant(data, [], `scalar_${this.scalarCache.size}`);
       this.scalarCache.set(key, t);
     }
     return t;

@@ -92,6 +92,8 @@ function emitGraph(g: Graph) {
     int64: (values) => constant(`i:${values.join(',')}`, () => ({ data: BigInt64Array.from(values, (v) => BigInt(v)), shape: [values.length], dtype: 'int64' })),
     float: (values, shape) =>
       constant(`f:${shape ? shape.join('x') : 'v'}:${values.join(',')}`, () => ({ data: Float32Array.from(values), shape: shape ?? [values.length], dtype: 'float32' })),
+    double: (values, shape) =>
+      constant(`d:${shape ? shape.join('x') : 'v'}:${values.join(',')}`, () => ({ data: Float64Array.from(values), shape: shape ?? [values.length], dtype: 'float64' })),
     temp: (prefix, dtype = 'float32') => {
       const n = unique(`${prefix}_tmp${tempId++}`);
       dtypes.set(n, dtype);

@@ -53,6 +53,24 @@ describe('the CUDA kernel table', () => {
     ]);
     expect(fallbacks).toEqual([]);
   });
+
+  it('has the kernels of the in-graph warp taps, their sort and the hashed noise', () => {
+    const fallbacks = cudaFallbacks([
+      node('TopK', ['int64', 'int64']),
+      node('Compress', ['int64', 'bool']),
+      node('CumSum', ['int64', 'int64']),
+      node('Pad', ['float64', 'int64', 'float64']),
+      node('Floor', ['float64']),
+      node('Div', ['float64', 'float64']),
+      node('Where', ['bool', 'float64', 'float64']),
+      node('Div', ['int64', 'int64']),
+      node('Mul', ['int64', 'int64']),
+      node('Log', ['float64']),
+      node('Sqrt', ['float64']),
+    ]);
+    expect(fallbacks).toEqual([]);
+    expect(cudaFallbackReason(node('BitwiseXor', ['int64', 'int64']))).toMatch(/no CUDA kernel/);
+  });
 });
 
 describe('every graph the engine builds runs on CUDA without CPU fallback', () => {

@@ -32,7 +32,7 @@ import {
   type DType,
   type OpName,
   type Tensor,
-  type TensorData,
+  type HostArray,
 } from '../../../src/engine/graph/index.ts';
 
 // ------------------------------------------------------------------------------------------------
@@ -104,9 +104,9 @@ export interface InputSpec {
   /** differentiable (default: true for float32 inputs) */
   diff?: boolean;
   /** fixed values (wins over gen) */
-  value?: TensorData;
+  value?: HostArray;
   /** value generator (default U(-1, 1)) */
-  gen?: (rng: Rng, n: number) => TensorData;
+  gen?: (rng: Rng, n: number) => HostArray;
 }
 
 export type Builder = (g: Graph, xs: Tensor[]) => Tensor;
@@ -119,9 +119,9 @@ export interface Compiled {
   gradientPath: Set<OpName>;
   nodeCount: number;
   /** forward output only */
-  forward(xs: readonly TensorData[]): Promise<Float32Array>;
+  forward(xs: readonly HostArray[]): Promise<Float32Array>;
   /** y and the gradients for the differentiable inputs (in input order) */
-  run(xs: readonly TensorData[]): Promise<{ y: Float32Array; grads: Float32Array[] }>;
+  run(xs: readonly HostArray[]): Promise<{ y: Float32Array; grads: Float32Array[] }>;
 }
 
 /**
@@ -144,7 +144,7 @@ export async function compile(specs: readonly InputSpec[], build: Builder, seed?
   }
   const model = serialize(g);
   const session = await Session.create(model, { threads: 1 });
-  const feeds = (vals: readonly TensorData[]) => Object.fromEntries(vals.map((v, i) => [`x${i}`, v]));
+  const feeds = (vals: readonly HostArray[]) => Object.fromEntries(vals.map((v, i) => [`x${i}`, v]));
   return {
     session,
     graph: g,
@@ -178,7 +178,7 @@ function isDiff(s: InputSpec): boolean {
   return s.diff ?? (s.dtype ?? 'float32') === 'float32';
 }
 
-export function makeInputs(specs: readonly InputSpec[], rng: Rng): TensorData[] {
+export function makeInputs(specs: readonly InputSpec[], rng: Rng): HostArray[] {
   return specs.map((s) => {
     const n = s.shape.reduce((a, b) => a * b, 1);
     const v = s.value ?? (s.gen ?? U())(rng, n);
@@ -209,7 +209,7 @@ export interface GradcheckOptions {
 }
 
 export interface GradcheckReport {
-  xs: TensorData[];
+  xs: HostArray[];
   y: Float32Array;
   grads: Float32Array[];
   /** worst |fd − analytic| / (rtol·scale + atol + 4·noise) seen; ≤ 1 passes */
@@ -267,7 +267,7 @@ export async function gradcheck(o: GradcheckOptions): Promise<GradcheckReport> {
       for (let i = 0; i < yp.length; i++) s += Math.abs(R[i]!) * (Math.abs(yp[i]!) + Math.abs(ym[i]!));
       return (s * 2 ** -24) / (2 * h);
     };
-    const perturbed = (dir: Float32Array[], sign: number): TensorData[] =>
+    const perturbed = (dir: Float32Array[], sign: number): HostArray[] =>
       xs.map((x, i) => {
         const k = diffIdx.indexOf(i);
         if (k < 0) return x;
@@ -339,7 +339,7 @@ export async function gradcheck(o: GradcheckOptions): Promise<GradcheckReport> {
 export async function evaluate(
   specs: readonly InputSpec[],
   build: Builder,
-  values: readonly TensorData[],
+  values: readonly HostArray[],
   seed?: Float32Array,
 ): Promise<{ y: Float32Array; grads: Float32Array[]; nodeCount: number }> {
   const probe = new Graph();

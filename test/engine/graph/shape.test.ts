@@ -158,19 +158,30 @@ describe('Concat / Slice / Split', () => {
 });
 
 describe('Gather / GatherElements', () => {
-  it('gather axis 0 with repeated indices (embedding lookup: gradients add)', async () => {
-    const idx = [3, 0, 3, 1, 3, 4, 0, 3];
-    const plan = G.adjointPlan(int64(idx), 5);
+  it('gatherTaps: fed keys at shifted offsets, repeated (the warp taps; the gradient sorts in the graph)', async () => {
+    // rows of x [7, 2, 3] at keys + [0, 2, -1]: out [3, 2, 4, 2, 3]; keys repeat within and across taps
+    const keys = [3, 1, 3, 4, 1, 1, 3, 2];
+    const offsets = [0, 2, -1];
     await gradcheck({
-      inputs: [
-        { shape: [5, 3] },
-        { shape: [2, 4], dtype: 'int64', value: int64(idx) },
-        { shape: [9], dtype: 'int64', value: plan.perm },
-        { shape: [6], dtype: 'int64', value: plan.bounds },
-      ],
-      build: (_, [x, i, perm, bounds]) => G.gather(x!, i!, 0, { perm: perm!, bounds: bounds! }),
-      reference: ([x]) => ref.tabulate([2, 4, 3], ([a, b, c]) => x![idx[a! * 4 + b!]! * 3 + c!]!),
+      inputs: [{ shape: [7, 2, 3] }, { shape: [2, 4], dtype: 'int64', value: int64(keys) }],
+      build: (_, [x, k]) => G.gatherTaps(x!, k!, offsets),
+      reference: ([x]) => ref.tabulate([3, 2, 4, 2, 3], ([o, a, b, i, j]) => x![(keys[a! * 4 + b!]! + offsets[o!]!) * 6 + i! * 3 + j!]!),
     });
+  });
+  it('gatherTaps in 2 groups: each half of the keys and their taps in its own half of the rows, each sorted apart', async () => {
+    const keys = [2, 0, 2, 4, 6, 4];
+    const offsets = [0, 1];
+    await gradcheck({
+      inputs: [{ shape: [8, 2] }, { shape: [6], dtype: 'int64', value: int64(keys) }],
+      build: (_, [x, k]) => G.gatherTaps(x!, k!, offsets, 2),
+      reference: ([x]) => ref.tabulate([2, 6, 2], ([o, a, j]) => x![(keys[a!]! + offsets[o!]!) * 2 + j!]!),
+    });
+  });
+  it('a gather on fed indices refuses to differentiate unless they are unique or taps (no silent scatter race)', () => {
+    const g = new G.Graph();
+    const x = g.input('x', [5, 3]);
+    const y = G.gather(x, g.input('i', [4], 'int64'), 0);
+    expect(() => G.grad(G.sumAll(y), [x])).toThrow(/needs constant indices/);
   });
   it('gather axis 1 with repeated indices, constant index tensor', async () => {
     const idx = [4, 1, 1, 0, 4, 4];

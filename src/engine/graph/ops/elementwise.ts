@@ -6,7 +6,7 @@ import { defineOp } from './registry.ts';
 export type TLike = Tensor | number;
 
 function lift(ref: Tensor, x: TLike): Tensor {
-  return typeof x === 'number' ? ref.graph.scalar(x, ref.dtype === 'int64' ? 'int64' : 'float32') : x;
+  return typeof x === 'number' ? ref.graph.scalar(x, ref.dtype === 'int64' || ref.dtype === 'float64' ? ref.dtype : 'float32') : x;
 }
 
 function binary(op: OpName, a: TLike, b: TLike, outDtype?: DType): Tensor {
@@ -20,8 +20,8 @@ function binary(op: OpName, a: TLike, b: TLike, outDtype?: DType): Tensor {
 }
 
 function unary(op: OpName, x: Tensor, attrs = {}): Tensor {
-  if (x.dtype !== 'float32' && !['Neg', 'Abs', 'Identity', 'Sign', 'Not'].includes(op)) {
-    throw new GraphError(`${op}: expects float32, got ${x}`);
+  if (x.dtype !== 'float32' && x.dtype !== 'float64' && !['Neg', 'Abs', 'Identity', 'Sign', 'Not'].includes(op)) {
+    throw new GraphError(`${op}: expects a float tensor, got ${x}`);
   }
   return x.graph.addNode(op, [x], attrs, [{ shape: x.shape, dtype: x.dtype }])[0]!;
 }

@@ -3,14 +3,14 @@
  * padding are index maps, so their gradients are the gather adjoint (gatherBackward), which in turn
  * slices: they share this file.
  */
-import { GraphError, fmt, numel, sameShape, type Shape, type Tensor } from '../graph.ts';
+import { GraphError, fmt, numel, sameShape, type Graph, type Node, type Shape, type Tensor } from '../graph.ts';
 import { normAxis } from './axes.ts';
-import { zeros } from './broadcast.ts';
+import { expand, zeros } from './broadcast.ts';
 import { concat } from './concat.ts';
-import { sub } from './elementwise.ts';
+import { add, greaterOrEqual, mul, not, sub } from './elementwise.ts';
 import { cast, reshape, transpose, unsqueeze } from './movement.ts';
-import { adjointPlan, cumsum, indicesUnique } from './scan.ts';
-import { defineOp } from './registry.ts';
+import { adjointPlan, cumsum, indicesUnique, topK } from './scan.ts';
+import { defineOp, type Emitter } from './registry.ts';
 
 /** x[starts:ends] on the given axes (step 1 unless given; negative indices count from the end). */
 export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes?: readonly number[], steps?: readonly number[]): Tensor {
@@ -108,41 +108,61 @@ defineOp('Pad', {
     return [g];
   },
   emit: (n, e) =>
-    e.node('Pad', [e.name(n.inputs[0]!), e.int64(n.attrs.pads as number[]), e.float([n.attrs.value as number], [])], [e.outName(n, 0)], {
+    e.node('Pad', [e.name(n.inputs[0]!), e.int64(n.attrs.pads as number[]), padValue(n, e)], [e.outName(n, 0)], {
       mode: n.attrs.mode,
     }),
 });
 
-/**
- * How a gather's gradient is summed back when its indices are fed rather than constant: `unique` when
- * no index can repeat, otherwise the per-run sort of the indices (adjointPlan, fed beside them).
- */
-export type GatherAdjoint = { unique: true } | { perm: Tensor; bounds: Tensor };
+function padValue(n: Node, e: Emitter): string {
+  const v = n.attrs.value as number;
+  const dtype = n.inputs[0]!.dtype;
+  if (dtype === 'float64') return e.double([v], []);
+  if (dtype === 'int64') throw new GraphError('Pad: int64 is not padded in the engine (no CUDA kernel)');
+  return e.float([v], []);
+}
+
+/** A gather on fed indices that never repeat may take `{ unique: true }`: its gradient is a plain scatter. */
+export type GatherAdjoint = { unique: true };
 
 /** Gather along axis with int64 indices (out = x.shape[:axis] + idx.shape + x.shape[axis+1:]). */
 export function gather(x: Tensor, indices: Tensor, axis: number, adjoint?: GatherAdjoint): Tensor {
   if (indices.dtype !== 'int64') throw new GraphError(`Gather: indices must be int64, got ${indices}`);
   const a = normAxis('Gather', axis, x.rank);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  const plan = adjoint && 'perm' in adjoint ? [adjoint.perm, adjoint.bounds] : [];
-  if (plan.length && (plan[0]!.shape[0] !== indices.size + 1 || plan[1]!.shape[0] !== x.shape[a]! + 1)) {
-    throw new GraphError(`Gather: adjoint plan ${plan[0]} / ${plan[1]} does not fit ${indices.size} indices into ${x.shape[a]} rows`);
-  }
-  return x.graph.addNode('Gather', [x, indices, ...plan], { axis: a, unique: adjoint !== undefined && 'unique' in adjoint }, [{ shape, dtype: x.dtype }])[0]!;
+  return x.graph.addNode('Gather', [x, indices], { axis: a, unique: adjoint?.unique ?? false }, [{ shape, dtype: x.dtype }])[0]!;
 }
+
+/**
+ * Rows of x at keys + each offset: out[k] = x[keys + offsets[k]], of shape [K, ...keys.shape,
+ * ...x.shape[1:]]. For indices computed in the graph (the warp's bilinear taps: one key per sample, the
+ * four corners at fixed offsets from it); its gradient sorts the keys, in the graph, once for all K
+ * (gatherTapsBackward). With G groups, the g-th of G equal runs of keys (flattened) and their taps stay
+ * in the g-th of G equal blocks of rows (a warp of one source per cutout), and each group sorts apart.
+ */
+export function gatherTaps(x: Tensor, keys: Tensor, offsets: readonly number[], groups = 1): Tensor {
+  if (keys.dtype !== 'int64') throw new GraphError(`Gather: keys must be int64, got ${keys}`);
+  if (keys.size % groups || x.shape[0]! % groups) throw new GraphError(`Gather: ${groups} groups do not divide keys ${keys} and rows of ${x}`);
+  const g = x.graph;
+  const idx = add(unsqueeze(keys, [0]), g.constant(BigInt64Array.from(offsets, (o) => BigInt(o)), [offsets.length, ...keys.shape.map(() => 1)], 'gather_tap_offsets'));
+  const shape = [...idx.shape, ...x.shape.slice(1)];
+  return g.addNode('Gather', [x, idx, keys], { axis: 0, unique: false, offsets: [...offsets], groups }, [{ shape, dtype: x.dtype }])[0]!;
+}
+
 defineOp('Gather', {
   vjp: ({ node, gy }) => {
-    const [x, idx, perm, bounds] = node.inputs as [Tensor, Tensor, Tensor?, Tensor?];
-    const adjoint: GatherAdjoint | undefined = perm && bounds ? { perm, bounds } : node.attrs.unique ? { unique: true } : undefined;
-    return [gatherBackward(gy[0]!, idx, node.attrs.axis as number, x.shape, adjoint), null, null, null].slice(0, node.inputs.length);
+    const [x, idx, keys] = node.inputs as [Tensor, Tensor, Tensor?];
+    if (keys) return [gatherTapsBackward(gy[0]!, keys, node.attrs.offsets as number[], x.shape, node.attrs.groups as number), null, null];
+    return [gatherBackward(gy[0]!, idx, node.attrs.axis as number, x.shape, node.attrs.unique ? { unique: true } : undefined), null];
   },
   emit: (n, e) => e.node('Gather', [e.name(n.inputs[0]!), e.name(n.inputs[1]!)], [e.outName(n, 0)], { axis: n.attrs.axis }),
 });
 
 /**
  * The adjoint of gather: sums gy back into zeros of xShape. ScatterND-add races in ORT's multi-threaded
- * CPU kernel and is atomic (unordered) on CUDA, so repeated indices are summed in a fixed order instead:
- * the rows sorted by destination, a float64 prefix sum, and the difference at each destination's bounds.
+ * CPU kernel and is atomic (unordered) on CUDA, so repeated indices are summed in a fixed order instead.
+ * The indices here are constants (strided slices, reflect pads, pooling windows): the build sorts them
+ * (adjointPlan); the graph gathers the rows in that order, takes a float64 prefix sum and the difference
+ * at each destination's bounds.
  */
 export function gatherBackward(gy: Tensor, idx: Tensor, axis: number, xShape: Shape, adjoint?: GatherAdjoint): Tensor {
   const g = gy.graph;
@@ -158,12 +178,12 @@ export function gatherBackward(gy: Tensor, idx: Tensor, axis: number, xShape: Sh
   ];
   const upd = transpose(gy, perm);
   const back = [...pre.map((_, i) => i + 1), 0, ...post.map((_, i) => pre.length + 1 + i)];
-  let plan = adjoint && 'perm' in adjoint ? adjoint : undefined;
-  let unique = adjoint !== undefined && 'unique' in adjoint;
-  if (!plan && !unique) {
+  let unique = adjoint?.unique ?? false;
+  let plan: { perm: Tensor; bounds: Tensor } | undefined;
+  if (!unique) {
     const data = g.constantData(idx);
     if (!(data instanceof BigInt64Array)) {
-      throw new GraphError(`Gather: the gradient for fed indices ${idx} needs an adjoint plan (or { unique: true })`);
+      throw new GraphError(`Gather: the gradient for fed indices ${idx} needs constant indices, { unique: true } or gatherTaps`);
     }
     unique = indicesUnique(data, n);
     if (!unique) {
@@ -181,6 +201,70 @@ export function gatherBackward(gy: Tensor, idx: Tensor, axis: number, xShape: Sh
   const seg = sub(slice(sums, [1], [n + 1], [0]), slice(sums, [0], [n], [0]));
   return transpose(reshape(cast(seg, 'float32'), [n, ...pre, ...post]), back);
 }
+
+/**
+ * The adjoint of gatherTaps, deterministic at any thread count and on CUDA, with no scatter. Per group:
+ * one sort of the samples merged with one marker per destination row (marker d sorts after every sample
+ * of a smaller key and before those of key d); a float64 prefix sum of the samples' rows in sorted order;
+ * at each marker, the prefix of the samples before it (its position less its rank among the markers).
+ * Consecutive markers' prefixes differ by one key's sum. All K index arrays are shifts of the keys, so
+ * they share the sort and the marker positions: each tap's prefixes are shifted by its offset and
+ * added, and one difference gives every row's sum.
+ */
+export function gatherTapsBackward(gy: Tensor, keys: Tensor, offsets: readonly number[], xShape: Shape, groups = 1): Tensor {
+  const g = gy.graph;
+  const G = groups;
+  const R = xShape[0]! / G;
+  const c = numel(xShape.slice(1));
+  const K = offsets.length;
+  const m = keys.size / G;
+  const L = m + R + 1;
+  const perGroup = (step: number, plus = 0) => g.constant(BigInt64Array.from({ length: G }, (_, i) => BigInt(i * step + plus)), [G, 1]);
+  // keys local to their group, shifted so that the smallest offset is 0
+  const low = Math.min(...offsets);
+  const local = add(reshape(keys, [G, m]), G === 1 ? low : perGroup(-R, low));
+  // Unique sort values (the sort then does not depend on how ties are broken): 2(key·m + i) + 1 for
+  // sample i, 2·d·m for the marker of row d; markers 0..R, the last after every sample.
+  const samples = add(mul(add(mul(local, m), arange(g, m, 1)), 2), 1);
+  const markers = expand(unsqueeze(arange(g, R + 1, 2 * m), [0]), [G, R + 1]);
+  const order = topK(concat([samples, markers], 1), L, 1).indices;
+  const isMarker = reshape(greaterOrEqual(order, m), [G * L]);
+  // each group's rows (per tap) with a zero row after them; the sorted samples, each group led by its zero row
+  const rows = reshape(concat([reshape(gy, [K, G, m, c]), zeros(g, [K, G, 1, c])], 2), [K, G * (m + 1), c]);
+  const picked = compress(reshape(G === 1 ? order : add(order, perGroup(m + 1)), [G * L]), not(isMarker), 0, G * m);
+  const sequence = concat([perGroup(m + 1, m), reshape(picked, [G, m])], 1);
+  const sorted = cast(gather(rows, reshape(sequence, [G * (m + 1)]), 1), 'float64');
+  const prefix = reshape(cumsum(reshape(sorted, [K, G, m + 1, c]), 2), [K, G * (m + 1), c]);
+  const position = compress(reshape(expand(unsqueeze(arange(g, L, 1), [0]), [G, L]), [G * L]), isMarker, 0, G * (R + 1));
+  const before = sub(reshape(position, [G, R + 1]), unsqueeze(arange(g, R + 1, 1), [0]));
+  const atMarkers = gather(prefix, reshape(G === 1 ? before : add(before, perGroup(m + 1)), [G * (R + 1)]), 1);
+  const prefixes = reshape(atMarkers, [K, G, R + 1, c]);
+  let total: Tensor | null = null;
+  offsets.forEach((o, k) => {
+    const shift = o - low;
+    const part = slice(prefixes, [k, 0], [k + 1, R + 1 - shift], [0, 2]);
+    const shifted = pad(part, [0, 0, shift, 0, 0, 0, 0, 0]);
+    total = total ? add(total, shifted) : shifted;
+  });
+  const sums = sub(slice(total!, [1], [R + 1], [2]), slice(total!, [0], [R], [2]));
+  return reshape(cast(sums, 'float32'), xShape);
+}
+
+/** 0, step, 2·step, … (len values) as int64, made in the graph rather than stored. */
+function arange(g: Graph, len: number, step: number): Tensor {
+  return sub(cumsum(expand(g.scalar(step, 'int64'), [len]), 0), step);
+}
+
+/** The slices of x along axis where condition is true; how many there are must be known at build time. */
+export function compress(x: Tensor, condition: Tensor, axis: number, count: number): Tensor {
+  const a = normAxis('Compress', axis, x.rank);
+  if (condition.dtype !== 'bool' || condition.rank !== 1 || condition.shape[0] !== x.shape[a]) {
+    throw new GraphError(`Compress: condition ${condition} does not fit axis ${a} of ${x}`);
+  }
+  const shape = x.shape.map((d, i) => (i === a ? count : d));
+  return x.graph.addNode('Compress', [x, condition], { axis: a }, [{ shape, dtype: x.dtype }])[0]!;
+}
+defineOp('Compress', {});
 
 export function scatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
   const k = indices.shape[indices.rank - 1]!;

@@ -17,9 +17,9 @@ export const OP_NAMES = [
   // reduce.ts
   'ReduceMean', 'ReduceMax', 'Softmax', 'ArgMin', 'ArgMax',
   // scan.ts
-  'CumSum',
+  'CumSum', 'TopK',
   // indexing.ts
-  'Slice', 'Pad', 'Gather', 'ScatterND', 'GatherElements', 'ScatterElements',
+  'Slice', 'Pad', 'Gather', 'ScatterND', 'GatherElements', 'ScatterElements', 'Compress',
   // linalg.ts
   'MatMul', 'Gemm',
   // resize.ts

@@ -18,6 +18,7 @@ export interface Emitter {
   node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Readonly<Record<string, unknown>>): void;
   int64(values: readonly number[]): string;
   float(values: readonly number[], shape?: readonly number[]): string;
+  double(values: readonly number[], shape?: readonly number[]): string;
   /** a fresh name for an intermediate of an op's own emission (float32 unless said) */
   temp(prefix: string, dtype?: DType): string;
 }

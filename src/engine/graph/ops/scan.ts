@@ -5,12 +5,37 @@ import { defineOp } from './registry.ts';
 export function cumsum(x: Tensor, axis: number, reverse = false): Tensor {
   const a = axis < 0 ? axis + x.rank : axis;
   if (a < 0 || a >= x.rank) throw new GraphError(`CumSum: axis ${axis} out of range for ${x}`);
-  if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new GraphError(`CumSum: ${x} is not a float tensor`);
+  if (x.dtype === 'bool') throw new GraphError(`CumSum: ${x} is not numeric`);
   return x.graph.addNode('CumSum', [x], { axis: a, reverse }, [{ shape: x.shape, dtype: x.dtype }])[0]!;
 }
 defineOp('CumSum', {
   vjp: ({ node, gy }) => [cumsum(gy[0]!, node.attrs.axis as number, !node.attrs.reverse)],
   emit: (n, e) => e.node('CumSum', [e.name(n.inputs[0]!), e.int64([n.attrs.axis as number])], [e.outName(n, 0)], { reverse: n.attrs.reverse ? 1 : 0 }),
+});
+
+/**
+ * The k smallest (or largest) entries along axis, sorted, and their indices. Equal values come out in
+ * the order of their indices (the ONNX spec; ORT's CPU kernel compares indices on ties, its CUDA kernel
+ * uses a stable radix sort). No gradient: the engine sorts integer keys only.
+ */
+export function topK(x: Tensor, k: number, axis: number, largest = false): { values: Tensor; indices: Tensor } {
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (a < 0 || a >= x.rank) throw new GraphError(`TopK: axis ${axis} out of range for ${x}`);
+  if (!Number.isInteger(k) || k < 1 || k > x.shape[a]!) throw new GraphError(`TopK: k = ${k} for axis ${a} of ${x}`);
+  const shape = x.shape.map((d, i) => (i === a ? k : d));
+  const [values, indices] = x.graph.addNode('TopK', [x], { k, axis: a, largest: largest ? 1 : 0 }, [
+    { shape, dtype: x.dtype },
+    { shape, dtype: 'int64' },
+  ]);
+  return { values: values!, indices: indices! };
+}
+defineOp('TopK', {
+  emit: (n, e) =>
+    e.node('TopK', [e.name(n.inputs[0]!), e.int64([n.attrs.k as number])], [e.outName(n, 0), e.outName(n, 1)], {
+      axis: n.attrs.axis,
+      largest: n.attrs.largest,
+      sorted: 1,
+    }),
 });
 
 /**
