@@ -46,6 +46,13 @@ describe('loadConfig', () => {
       logLevel: 'info',
     });
     expect(c.threadsPerDevice).toBe(os.availableParallelism());
+    expect(c.engineMemArena).toBe(false);
+  });
+
+  it('ENGINE_MEMORY: fast turns on the CPU arena; anything else but lean is refused', () => {
+    expect(loadConfig({ ...base, ENGINE_MEMORY: 'fast' }).engineMemArena).toBe(true);
+    expect(loadConfig({ ...base, ENGINE_MEMORY: 'lean' }).engineMemArena).toBe(false);
+    expect(() => loadConfig({ ...base, ENGINE_MEMORY: 'huge' })).toThrow(/ENGINE_MEMORY/);
   });
 
   it('reads every variable', () => {

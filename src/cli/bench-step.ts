@@ -47,6 +47,8 @@ export interface StepCaseOptions {
   profile: boolean;
   threads: number;
   device: Device;
+  /** ORT's CPU arena (ENGINE_MEMORY=fast) */
+  memArena: boolean;
 }
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
@@ -60,7 +62,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   let built: ReturnType<typeof buildStepGraph> | undefined = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 });
   const { nodeCount, buildMs, flops = 0 } = built;
   const t1 = performance.now();
-  const session = await Session.create(built.model, { device: o.device, threads: o.threads, prepack: false });
+  const session = await Session.create(built.model, { device: o.device, threads: o.threads, prepack: false, memArena: o.memArena });
   const sessionCreateSec = (performance.now() - t1) / 1000;
   // as the engine does: ONNX Runtime holds the weights now; the graph and the JS arrays can go
   built = undefined;
@@ -100,6 +102,9 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     await Promise.all([clip.params.load(), vqgan.params.load()]);
     const model = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 }).model;
     topOps = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device);
+    clip.params.release();
+    vqgan.params.release();
+    collectGarbage();
   }
   samples.sort((a, b) => a - b);
   const median = samples[Math.floor(samples.length / 2)]!;

@@ -34,6 +34,9 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', String(os.availableParallelism())));
   const method = arg('cut-method', 'latest') as CutMethod;
   const device: Device = parseDevice(arg('device', 'cpu'));
+  const memory = arg('engine-memory', 'lean');
+  if (memory !== 'lean' && memory !== 'fast') throw new Error(`--engine-memory must be lean or fast, not "${memory}"`);
+  const memArena = memory === 'fast';
   if (process.argv.includes('--generators')) return void process.stdout.write(JSON.stringify(await benchGenerators({ device, threads: Number(arg('threads', String(os.availableParallelism()))), steps: Number(arg('steps', '2')) }), null, 2) + '\n');
   const t0 = performance.now();
   const clipParams = randomClipParams();
@@ -41,8 +44,8 @@ async function main(): Promise<void> {
   const vqgan = new VqganModel(randomVqganParams({ encoder: false }));
   const weightsSec = (performance.now() - t0) / 1000;
   // the measured case first, while this process has held no other session
-  const cases: StepCase[] = [await runStepCase(clip, vqgan, { size: 256, cutn: 32, method, steps, profile: true, threads, device })];
-  cases.push(await runStepCase(clip, vqgan, { size: 256, cutn: 8, method, steps, profile: false, threads, device }));
+  const cases: StepCase[] = [await runStepCase(clip, vqgan, { size: 256, cutn: 32, method, steps, profile: true, threads, device, memArena })];
+  cases.push(await runStepCase(clip, vqgan, { size: 256, cutn: 8, method, steps, profile: false, threads, device, memArena }));
   const machineGflops = await matmulGflops(threads, device);
   const main32 = cases[0]!;
   const reference = process.argv.includes('--no-reference') || device !== 'cpu'
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
         }
       : undefined;
   const result = {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, threads, node: process.version, device },
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, threads, node: process.version, device, engineMemory: memory },
     models: { clip: 'ViT-B/32 (random weights)', vqgan: 'f16_16384 decoder (random weights)', clipParamsMB: clipParams.bytes() / 2 ** 20, vqganParamsMB: vqgan.params.bytes() / 2 ** 20 },
     weightsSec,
     cases,

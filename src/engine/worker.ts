@@ -17,6 +17,8 @@ export interface WorkerInit {
   siren?: { numLayers?: number; dimHidden?: number };
   device: Device;
   threads?: number;
+  /** ORT's CPU arena for the painting sessions (faster steps, more memory) */
+  memArena?: boolean;
   /** Whisper for voice prompts, loaded on the first transcription */
   whisper?: { checkpoint: string; rankFile?: string };
 }
@@ -42,7 +44,7 @@ const init = workerData as WorkerInit;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 const enginePromise = loadModels(init.clipDir, init.vqganDir, { ...(init.bigganDir ? { bigganDir: init.bigganDir } : {}), ...(init.siren ? { siren: init.siren } : {}) }).then(async (models) => {
-  const engine = new Engine(models, init.device, init.threads);
+  const engine = new Engine(models, init.device, init.threads, undefined, undefined, init.memArena);
   await engine.probeDevice();
   return engine;
 });

@@ -54,8 +54,17 @@ export class EngineRunner implements JobRunner {
   }
 
   private spawn(): void {
-    const { clipDir, vqganDir, bigganDir, siren, device, threads, whisper } = this.opts;
-    const init: WorkerInit = { clipDir, vqganDir, device, ...(bigganDir ? { bigganDir } : {}), ...(siren ? { siren } : {}), ...(threads ? { threads } : {}), ...(whisper ? { whisper } : {}) };
+    const { clipDir, vqganDir, bigganDir, siren, device, threads, memArena, whisper } = this.opts;
+    const init: WorkerInit = {
+      clipDir,
+      vqganDir,
+      device,
+      ...(bigganDir ? { bigganDir } : {}),
+      ...(siren ? { siren } : {}),
+      ...(threads ? { threads } : {}),
+      ...(memArena ? { memArena } : {}),
+      ...(whisper ? { whisper } : {}),
+    };
     const w = new Worker(fileURLToPath(workerUrl), { workerData: init });
     this.worker = w;
     let readyResolve!: () => void;

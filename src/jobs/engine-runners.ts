@@ -22,6 +22,7 @@ export function createEngineRunners(config: Config, opts: EngineRunnersOptions):
         bigganDir: path.resolve(config.modelsDir, config.bigganModel),
         device: parseDevice(d.name),
         ...(config.threadsPerDevice ? { threads: config.threadsPerDevice } : {}),
+        ...(config.engineMemArena ? { memArena: true } : {}),
         whisper: { checkpoint: config.whisperModel },
         onWorkerRestart: (device, reason) => {
           opts.logger.warn({ device, reason }, 'engine worker stopped; started a new one');

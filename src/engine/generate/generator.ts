@@ -104,6 +104,8 @@ export class Engine {
     readonly maxSessions = 3,
     /** drop the JS copies of the weights between graph builds (they are read again when needed) */
     readonly releaseWeights = true,
+    /** ORT's CPU arena for the sessions (ENGINE_MEMORY=fast) */
+    readonly memArena = false,
   ) {}
 
   private building = 0;
@@ -135,7 +137,7 @@ export class Engine {
         await Promise.all(params.map((p) => p.load()));
         const built = build();
         const t0 = performance.now();
-        const session = await Session.create(built.model, { device: this.device, prepack: false, ...(this.threads ? { threads: this.threads } : {}) });
+        const session = await Session.create(built.model, { device: this.device, prepack: false, memArena: this.memArena, ...(this.threads ? { threads: this.threads } : {}) });
         return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
       } finally {
         // ONNX Runtime holds its own copy now: the next graph reads the weights again
