@@ -46,7 +46,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
     });
     expect(c.threadsPerDevice).toBe(os.availableParallelism());
-    expect(c.engineMemArena).toBe(false);
+    expect(c.engineMemArena).toBe(true);
   });
 
   it('ENGINE_MEMORY: fast turns on the CPU arena; anything else but lean is refused', () => {

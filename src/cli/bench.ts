@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', String(os.availableParallelism())));
   const method = arg('cut-method', 'latest') as CutMethod;
   const device: Device = parseDevice(arg('device', 'cpu'));
-  const memory = arg('engine-memory', 'lean');
+  const memory = arg('engine-memory', 'fast');
   if (memory !== 'lean' && memory !== 'fast') throw new Error(`--engine-memory must be lean or fast, not "${memory}"`);
   const memArena = memory === 'fast';
   if (process.argv.includes('--generators')) return void process.stdout.write(JSON.stringify(await benchGenerators({ device, threads: Number(arg('threads', String(os.availableParallelism()))), steps: Number(arg('steps', '2')) }), null, 2) + '\n');

@@ -17,7 +17,7 @@ export interface WorkerInit {
   siren?: { numLayers?: number; dimHidden?: number };
   device: Device;
   threads?: number;
-  /** ORT's CPU arena for the painting sessions (faster steps, more memory) */
+  /** ORT's CPU arena for the painting sessions (default on: ENGINE_MEMORY) */
   memArena?: boolean;
   /** Whisper for voice prompts, loaded on the first transcription */
   whisper?: { checkpoint: string; rankFile?: string };

@@ -62,7 +62,7 @@ export class EngineRunner implements JobRunner {
       ...(bigganDir ? { bigganDir } : {}),
       ...(siren ? { siren } : {}),
       ...(threads ? { threads } : {}),
-      ...(memArena ? { memArena } : {}),
+      ...(memArena !== undefined ? { memArena } : {}),
       ...(whisper ? { whisper } : {}),
     };
     const w = new Worker(fileURLToPath(workerUrl), { workerData: init });

@@ -105,7 +105,7 @@ export class Engine {
     /** drop the JS copies of the weights between graph builds (they are read again when needed) */
     readonly releaseWeights = true,
     /** ORT's CPU arena for the sessions (ENGINE_MEMORY=fast) */
-    readonly memArena = false,
+    readonly memArena = true,
   ) {}
 
   private building = 0;

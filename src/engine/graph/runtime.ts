@@ -14,7 +14,7 @@ export interface SessionOptions {
   threads?: number;
   /** ORT graph optimisation level (default 'all') */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** ORT's CPU memory arena (default off: see sessionOptions) */
+  /** ORT's CPU memory arena, with the memory pattern off (default: no arena; see sessionOptions) */
   memArena?: boolean;
   /**
    * let ORT pre-pack constant matrix operands (default on). Off, a weight read by several MatMul/Gemm
@@ -58,9 +58,11 @@ export function sessionOptions(model: Pick<SerializedModel, 'externalData'>, opt
     graphOptimizationLevel: opts.optimization ?? 'all',
     executionProviders: device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice(5)) }],
     externalData: model.externalData,
-    // ORT's CPU arena grows in powers of two and keeps its peak for the session's life: 7.3 GB against
-    // 5.2 GB without it for a 256² / 32-cutout step (npm run bench, same machine and run)
+    // Without the arena every run faults fresh pages in (0.6 s of a 4.9 s 256² / 32-cutout step here).
+    // With it, ORT's memory pattern (one block per run, planned from the first) grew it to a 4.5 GB peak
+    // for that step; without the pattern the arena reuses freed blocks and peaks 0.15 GB above no arena.
     enableCpuMemArena: opts.memArena ?? false,
+    ...(opts.memArena ? { enableMemPattern: false } : {}),
     enableProfiling: opts.profilePrefix !== undefined,
     ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
