@@ -101,7 +101,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   if (o.profile) {
     await Promise.all([clip.params.load(), vqgan.params.load()]);
     const model = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 }).model;
-    topOps = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device);
+    topOps = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device, o.memArena);
     clip.params.release();
     vqgan.params.release();
     collectGarbage();
@@ -129,10 +129,10 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
 }
 
 /** One profiled run; ORT's per-node timings summed by op type. */
-async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device) {
+async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device, memArena: boolean) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-prof-'));
   const prefix = path.join(dir, 'step');
-  const s = await Session.create(model, { device, threads, prepack: false, profilePrefix: prefix });
+  const s = await Session.create(model, { device, threads, prepack: false, memArena, profilePrefix: prefix });
   await s.run(feeds);
   s.endProfiling();
   await s.release();
