@@ -67,10 +67,12 @@ defineOp('SiLU', {
   vjp: ({ node, gy }) => {
     const x = node.inputs[0]!;
     const a = node.attrs.alpha as number;
-    // sigmoid recomputed as ½ + ½·tanh(αx/2): a different node from the forward's Sigmoid, so ONNX
-    // Runtime cannot merge the two and keep the forward's output alive until the backward pass.
-    const s = add(mul(tanh(mul(x, a / 2)), 0.5), 0.5);
-    return [mul(gy[0]!, add(s, mul(mul(x, a), mul(s, sub(1, s)))))];
+    // d/dx = s·(1 + αx·(1 − s)) with s = σ(αx), written through u = −αx and t = σ(u) = 1 − s: nodes that
+    // differ from the forward's, so ONNX Runtime cannot merge them and keep its sigmoid alive until the
+    // backward pass; seven element-wise passes
+    const u = mul(x, -a);
+    const t = sigmoid(u);
+    return [mul(gy[0]!, mul(sub(1, t), sub(1, mul(u, t))))];
   },
   emit: (n, e) => {
     const x = e.name(n.inputs[0]!);

@@ -1,5 +1,5 @@
 import { GraphError, numel, type Graph, type Tensor } from '../graph.ts';
-import { add, mul, sub, tanh } from './elementwise.ts';
+import { add, mul, neg, sigmoid, sub } from './elementwise.ts';
 import { reduceMean } from './reduce.ts';
 import { reshape } from './movement.ts';
 import { defineOp } from './registry.ts';
@@ -92,11 +92,11 @@ defineOp('AffineSiLU', {
   vjp: ({ node, gy, needs }) => {
     if (needs[1] || needs[2]) throw new GraphError('AffineSiLU: no gradient for weight or bias');
     const [y, w, b] = node.inputs as [Tensor, Tensor, Tensor];
-    // a = w·y + b again, written w·y (not y·w) so ONNX Runtime cannot merge it with the forward's y·w
-    // and keep that full-size tensor alive until the backward pass
-    const a = add(mul(w, y), b);
-    const s = add(mul(tanh(mul(a, 0.5)), 0.5), 0.5);
-    return [mul(mul(gy[0]!, add(s, mul(a, mul(s, sub(1, s))))), w), null, null];
+    // u = −(w·y + b) recomputed from y through the negated weight, so ONNX Runtime cannot merge it with
+    // the forward's affine output and keep that full-size tensor alive; then as SiLU's gradient
+    const u = sub(mul(y, neg(w)), b);
+    const t = sigmoid(u);
+    return [mul(mul(gy[0]!, mul(sub(1, t), sub(1, mul(u, t)))), w), null, null];
   },
   emit: (n, e) => {
     const [y, w, b] = n.inputs.map((t) => e.name(t)) as [string, string, string];
