@@ -161,7 +161,7 @@ export const VARIABLES = {
     schema: z.enum(['lean', 'fast']),
     expects: '"lean" or "fast"',
     default: 'fast',
-    doc: "fast: ONNX Runtime keeps a step's working memory in its CPU arena and reuses it, so no page is faulted in again each step. lean: it returns that memory after each run: a few per cent less peak memory (2775 against 2817 MB for a 256² step here), about 15 % slower steps on the CPU. GPUs are not affected.",
+    doc: "fast: ONNX Runtime keeps a step's working memory in its CPU arena and reuses it, so no page is faulted in again each step. lean: it returns that memory after each run: a little less peak memory (2597 against 2627 MB for a 256² / 32-cutout step on the 2-core development machine) and slower CPU steps (4.52 against 4.41 s there; up to 15 % slower in other runs). GPUs are not affected.",
     group: 'engine',
   }),
   MODELS_DIR: v({
