@@ -72,6 +72,8 @@ export interface ImagineOptions {
   defaultModels: { clip: boolean; vqgan: boolean };
   device: string;
   threads?: number;
+  /** ORT's CPU arena (ENGINE_MEMORY, as for the bot) */
+  memArena: boolean;
   json: boolean;
 }
 
@@ -264,6 +266,8 @@ export function parseImagineArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   const device = raw.device ?? 'cpu';
   if (!/^(cpu|cuda:\d{1,2})$/.test(device)) fail(`--device must be cpu or cuda:N, got "${device}"`);
   range('--threads', raw.threads, 1, 1024);
+  const memory = env.ENGINE_MEMORY || 'fast';
+  if (memory !== 'fast' && memory !== 'lean') fail(`ENGINE_MEMORY must be fast or lean, got "${memory}"`);
 
   const modelsDir = at(env.MODELS_DIR || 'models');
   const fromEnv = (v: string | undefined, def: string) => (v ? (path.isAbsolute(v) ? v : path.join(modelsDir, v)) : path.join(modelsDir, def));
@@ -304,6 +308,7 @@ export function parseImagineArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     defaultModels: { clip: raw.clip === undefined, vqgan: raw.vqgan === undefined },
     device,
     ...(raw.threads !== undefined ? { threads: raw.threads } : {}),
+    memArena: memory === 'fast',
     json: raw.json ?? false,
   } as ImagineOptions;
 }

@@ -37,6 +37,12 @@ describe('imagine --model', () => {
     expect(s).toMatchObject({ model: 'siren', lr: 2e-5, optimiser: 'AdamP', cutn: 8, sirenLayers: 8, accumulate: 2, width: 128, height: 128 });
   });
 
+  it('takes ENGINE_MEMORY from the environment like the bot (fast by default) and refuses other values', () => {
+    expect(parseImagineArgs(['a fox', ...MODELS], {}, tmp).memArena).toBe(true);
+    expect(parseImagineArgs(['a fox', ...MODELS], { ENGINE_MEMORY: 'lean' }, tmp).memArena).toBe(false);
+    expect(() => parseImagineArgs(['a fox', ...MODELS], { ENGINE_MEMORY: 'huge' }, tmp)).toThrow(/ENGINE_MEMORY must be fast or lean/);
+  });
+
   it('refuses BigGAN sizes other than 128, 256 or 512 and BigGAN-only flags elsewhere', async () => {
     const r = await run(['x', '--model', 'biggan', '-s', '200', '200', ...MODELS, ...BIGGAN]);
     expect(r.code).toBe(2);

@@ -62,7 +62,7 @@ export function sessionOptions(model: Pick<SerializedModel, 'externalData'>, opt
     // With it, ORT's memory pattern (one block per run, planned from the first) grew it to a 4.5 GB peak
     // for that step; without the pattern the arena reuses freed blocks and peaks 0.15 GB above no arena.
     enableCpuMemArena: opts.memArena ?? false,
-    ...(opts.memArena ? { enableMemPattern: false } : {}),
+    ...(opts.memArena && device === 'cpu' ? { enableMemPattern: false } : {}),
     enableProfiling: opts.profilePrefix !== undefined,
     ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
@@ -151,10 +151,13 @@ async function createFromFiles(
   spillDir: string | false | undefined,
 ): Promise<ort.InferenceSession | null> {
   const bytes = model.externalData.reduce((n, e) => n + e.data.byteLength, 0);
-  if (spillDir === false || bytes < SPILL_MIN_BYTES) return null;
+  // Windows cannot unlink a mapped file: the folder would outlive the session
+  if (spillDir === false || bytes < SPILL_MIN_BYTES || process.platform === 'win32') return null;
+  const parent = spillDir ?? os.tmpdir();
   let dir: string | undefined;
   try {
-    dir = await fs.mkdtemp(path.join(spillDir ?? os.tmpdir(), 'reverie-weights-'));
+    await removeOrphans(parent);
+    dir = await fs.mkdtemp(path.join(parent, `${SPILL_PREFIX}${process.pid}-`));
     for (const e of model.externalData) await fs.writeFile(path.join(dir, e.path), e.data);
     await fs.writeFile(path.join(dir, 'model.onnx'), model.bytes);
   } catch {
@@ -164,7 +167,34 @@ async function createFromFiles(
   try {
     return await ort.InferenceSession.create(path.join(dir, 'model.onnx'), { ...options, externalData: undefined });
   } finally {
-    // the mappings outlive the names (where the OS refuses, e.g. Windows, the files stay until reboot cleanup)
+    // the mappings outlive the names
     await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+const SPILL_PREFIX = 'reverie-weights-';
+const swept = new Set<string>();
+
+/**
+ * Removes the weight folders of processes that died while creating a session (killed, out of memory:
+ * creation is when memory peaks), once per folder and process. A folder is named after its process.
+ */
+async function removeOrphans(parent: string): Promise<void> {
+  if (swept.has(parent)) return;
+  swept.add(parent);
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${SPILL_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    await fs.rm(path.join(parent, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

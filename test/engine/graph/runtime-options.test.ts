@@ -16,6 +16,8 @@ describe('sessionOptions', () => {
     expect(o.enableCpuMemArena).toBe(false);
     expect(o.enableMemPattern).toBeUndefined();
     expect(sessionOptions(model, { memArena: true })).toMatchObject({ enableCpuMemArena: true, enableMemPattern: false });
+    // the memory pattern also plans GPU memory: a CUDA session keeps it
+    expect(sessionOptions(model, { device: 'cuda:0', memArena: true }).enableMemPattern).toBeUndefined();
     expect(sessionOptions(model)).toEqual(o);
   });
 

@@ -35,6 +35,19 @@ describe('Session.create through files', () => {
     await inMemory.release();
   });
 
+  it('removes the weight folders that dead processes left behind, not those of live ones', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'orphans-'));
+    const dead = path.join(sub, 'reverie-weights-2147483646-abc');
+    const live = path.join(sub, `reverie-weights-${process.ppid}-abc`);
+    for (const d of [dead, live]) {
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, 'w.bin'), 'x');
+    }
+    const s = await Session.create(m, { threads: 1, spillDir: sub });
+    expect(fs.readdirSync(sub).sort()).toEqual([path.basename(live)]);
+    await s.release();
+  });
+
   it('falls back to memory when the folder cannot be written', async () => {
     const s = await Session.create(m, { threads: 1, spillDir: path.join(dir, 'missing', 'deeper') });
     expect(((await s.run({ x })).y as Float32Array)[5]).toBeCloseTo(expected[5]!, 2);
