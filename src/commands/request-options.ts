@@ -24,7 +24,8 @@ export function botCaps(limits: Pick<BotLimits, 'maxSteps'>): Readonly<Record<st
     steps: { max: limits.maxSteps, note: "this server's limit" },
     seed: { max: MAX_SEED, message: (lo, hi) => `The seed must be a whole number from ${lo} to ${hi}.` },
     cutn: { max: 128, ownDefault: true },
-    lr: { min: 0.001, max: 1 },
+    // SIREN's default (deep-daze) is 1e-5: the floor leaves room under it
+    lr: { min: 0.000001, max: 1 },
   };
 }
 

@@ -60,7 +60,7 @@ describe('/imagine input validation (e2e)', () => {
     const text = await errorFor([str('prompt', 'fine'), int('steps', 5000), int('size', 4096), num('learning_rate', 3)]);
     expect(text).toMatch(/Steps must be between 1 and 200 .*you asked for 5000/);
     expect(text).toMatch(/size must be a whole number of pixels between 64 and 256/);
-    expect(text).toMatch(/learning rate must be between 0\.001 and 1/);
+    expect(text).toMatch(/learning rate must be between 0\.000001 and 1/);
     expect(text.split('\n').filter((l) => l.startsWith('•'))).toHaveLength(3);
   });
 

@@ -37,7 +37,7 @@ describe('/imagine options → GenerationRequest', () => {
     expect(problems({ size: 32 })[0]).toMatch(/between 64 and 512/);
     expect(problems({ seed: -1 })[0]).toMatch(/seed must be a whole number from 0 to 4294967295/);
     expect(problems({ cutouts: 500 })[0]).toMatch(/Cutouts must be between 1 and 128/);
-    expect(problems({ learningRate: 0 })[0]).toMatch(/learning rate must be between 0.001 and 1/);
+    expect(problems({ learningRate: 0 })[0]).toMatch(/learning rate must be between 0.000001 and 1/);
     expect(problems({ optimiser: 'SGD' })[0]).toMatch(/don't know the optimiser “SGD”/);
     expect(problems({ style: 'cubism' })[0]).toMatch(/don't know the style/);
     expect(problems({ aspect: '5:1' })[0]).toMatch(/don't know the aspect/);
