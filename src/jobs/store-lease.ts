@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import os from 'node:os';
+import { pidAlive } from '../process-alive.ts';
 import { LeaseHeldError } from './errors.ts';
 
 export const LEASE_KEY = 'ops.lease';
@@ -41,14 +42,6 @@ function write(db: Database.Database, l: Lease): void {
   );
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Is this lease someone else's live lease? */
 export function leaseIsLive(l: Lease, now: number, staleMs: number, me: { token: string; host: string; pid: number }): boolean {

@@ -21,6 +21,7 @@ const LAYERS: [prefix: string, rank: number][] = [
   ['config-variables.ts', 0],
   ['log.ts', 0],
   ['exit-codes.ts', 0],
+  ['process-alive.ts', 0],
   ['engine/', 1],
   ['model-files/', 2],
   ['jobs/', 3],

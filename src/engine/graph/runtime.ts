@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { pidAlive } from '../../process-alive.ts';
 import type { DType } from './graph.ts';
 import type { SerializedModel } from './onnx.ts';
 
@@ -185,16 +186,8 @@ async function removeOrphans(parent: string): Promise<void> {
   const names = await fs.readdir(parent).catch(() => [] as string[]);
   for (const name of names) {
     const pid = Number(new RegExp(`^${SPILL_PREFIX}(\\d+)-`).exec(name)?.[1]);
-    if (!pid || pid === process.pid || alive(pid)) continue;
+    if (!pid || pid === process.pid || pidAlive(pid)) continue;
     await fs.rm(path.join(parent, name), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
