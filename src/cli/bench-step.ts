@@ -66,9 +66,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   const sessionCreateSec = (performance.now() - t1) / 1000;
   // as the engine does: ONNX Runtime holds the weights now; the graph and the JS arrays can go
   built = undefined;
-  clip.params.release();
-  vqgan.params.release();
-  collectGarbage();
+  dropWeights(clip, vqgan);
   const rng = new Prng(1);
   const zSize = zShape.reduce((a, b) => a * b, 1);
   const D = clip.config.embedDim;
@@ -102,9 +100,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     await Promise.all([clip.params.load(), vqgan.params.load()]);
     const model = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 }).model;
     topOps = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device, o.memArena);
-    clip.params.release();
-    vqgan.params.release();
-    collectGarbage();
+    dropWeights(clip, vqgan);
   }
   samples.sort((a, b) => a - b);
   const median = samples[Math.floor(samples.length / 2)]!;
@@ -126,6 +122,13 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     gflopsPerSec: Number((flops / 1e9 / median).toFixed(1)),
     ...(topOps ? { topOps } : {}),
   };
+}
+
+/** As the engine does once a session holds the weights: the JS arrays go, and are collected now. */
+function dropWeights(clip: ClipModel, vqgan: VqganModel): void {
+  clip.params.release();
+  vqgan.params.release();
+  collectGarbage();
 }
 
 /** One profiled run; ORT's per-node timings summed by op type. */

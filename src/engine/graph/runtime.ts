@@ -55,6 +55,9 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 
  */
 export function sessionOptions(model: Pick<SerializedModel, 'externalData'>, opts: SessionOptions = {}): ort.InferenceSession.SessionOptions {
   const device = opts.device ?? 'cpu';
+  const session: Record<string, string> = {};
+  if (opts.prepack === false) session.disable_prepacking = '1';
+  if (device !== 'cpu') session.disable_cpu_ep_fallback = '1';
   return {
     graphOptimizationLevel: opts.optimization ?? 'all',
     executionProviders: device === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: Number(device.slice(5)) }],
@@ -67,16 +70,7 @@ export function sessionOptions(model: Pick<SerializedModel, 'externalData'>, opt
     enableProfiling: opts.profilePrefix !== undefined,
     ...(opts.profilePrefix !== undefined ? { profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-    ...(device === 'cpu' && opts.prepack !== false
-      ? {}
-      : {
-          extra: {
-            session: {
-              ...(opts.prepack === false ? { disable_prepacking: '1' } : {}),
-              ...(device === 'cpu' ? {} : { disable_cpu_ep_fallback: '1' }),
-            },
-          },
-        }),
+    ...(Object.keys(session).length ? { extra: { session } } : {}),
   };
 }
 

@@ -16,7 +16,6 @@ import {
   softmax,
   sub,
   transpose,
-  conv2d,
   type Graph,
   type Tensor,
 } from '../graph/index.ts';
