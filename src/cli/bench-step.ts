@@ -36,7 +36,10 @@ export interface StepCase {
   /** matrix-product and convolution FLOPs of one step, and the rate achieved */
   gflopPerStep: number;
   gflopsPerSec: number;
+  /** ORT's per-node times of one profiled run (the session's second: the first grows its arena), by op type */
   topOps?: { op: string; sec: number; share: number }[];
+  /** of that run, the seconds in matrix products and convolutions: the step if all else took no time */
+  matrixOpSec?: number;
 }
 
 export interface StepCaseOptions {
@@ -95,11 +98,11 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   const stepPeak = peakRssBytes();
   const peak = Math.max(createPeak, stepPeak);
   await session.release();
-  let topOps: StepCase['topOps'];
+  let profile: Awaited<ReturnType<typeof profileOps>> | undefined;
   if (o.profile) {
     await Promise.all([clip.params.load(), vqgan.params.load()]);
     const model = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 }).model;
-    topOps = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device, o.memArena);
+    profile = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device, o.memArena);
     dropWeights(clip, vqgan);
   }
   samples.sort((a, b) => a - b);
@@ -120,7 +123,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
     peakPerCase,
     gflopPerStep: Number((flops / 1e9).toFixed(1)),
     gflopsPerSec: Number((flops / 1e9 / median).toFixed(1)),
-    ...(topOps ? { topOps } : {}),
+    ...(profile ?? {}),
   };
 }
 
@@ -131,29 +134,35 @@ function dropWeights(clip: ClipModel, vqgan: VqganModel): void {
   collectGarbage();
 }
 
-/** One profiled run; ORT's per-node timings summed by op type. */
+const MATRIX_OPS = new Set(['Gemm', 'MatMul', 'FusedMatMul', 'FusedGemm', 'Conv', 'FusedConv', 'ConvTranspose']);
+
+/** ORT's per-node timings of a session's second run (the first grows the arena), summed by op type. */
 async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device, memArena: boolean) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-prof-'));
   const prefix = path.join(dir, 'step');
   const s = await Session.create(model, { device, threads, prepack: false, memArena, profilePrefix: prefix });
   await s.run(feeds);
+  await s.run(feeds);
   s.endProfiling();
   await s.release();
   const file = fs.readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.json'));
-  if (!file) return [];
-  const events = JSON.parse(fs.readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  if (!file) return { topOps: [], matrixOpSec: 0 };
+  const events = JSON.parse(fs.readFileSync(file, 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
   fs.rmSync(dir, { recursive: true, force: true });
+  const start = Math.max(...events.filter((e) => e.name === 'model_run').map((e) => e.ts));
   const byOp = new Map<string, number>();
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < start) continue;
     const op = e.args?.op_name ?? 'unknown';
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur / 1e6);
   }
   const total = [...byOp.values()].reduce((a, b) => a + b, 0);
-  return [...byOp.entries()]
+  const matrixOpSec = [...byOp].reduce((a, [op, sec]) => a + (MATRIX_OPS.has(op) ? sec : 0), 0);
+  const topOps = [...byOp.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 12)
     .map(([op, sec]) => ({ op, sec: Number(sec.toFixed(3)), share: Number((sec / total).toFixed(3)) }));
+  return { topOps, matrixOpSec: Number(matrixOpSec.toFixed(3)) };
 }
 
 /**

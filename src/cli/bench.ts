@@ -57,6 +57,10 @@ async function main(): Promise<void> {
           secPerStep: ratio(main32.secPerStep, reference.secPerStep),
           peakRss: ratio(main32.peakRssMB, reference.peakRssMB),
           stepPeakRss: ratio(main32.stepPeakRssMB, reference.peakRssMB),
+          // the ratio if nothing but the step's matrix products and convolutions took time (as profiled),
+          // and if all its FLOPs ran at the plain MatMul rate measured above
+          ...(main32.matrixOpSec ? { matrixOpsAlone: ratio(main32.matrixOpSec, reference.secPerStep) } : {}),
+          flopsAtMatmulRate: ratio(main32.gflopPerStep / machineGflops, reference.secPerStep),
           targets: TARGETS,
           meetsSpeed: main32.secPerStep / reference.secPerStep <= TARGETS.secPerStep,
           meetsMemory: main32.peakRssMB / reference.peakRssMB <= TARGETS.peakRss,

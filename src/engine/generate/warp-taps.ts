@@ -20,6 +20,7 @@ import {
   slice,
   sub,
   transpose,
+  unsqueeze,
   where,
   type Graph,
   type Tensor,
@@ -36,7 +37,7 @@ const BORDER = 2;
  * of whose corners is inside (or behind the camera, or at a NaN or infinite position) moves to
  * (−2, −2), whose corners all lie in the border: no weight needs masking and every key is in range.
  * Inside corners have the host's index and weight (test/engine/generate/warp-reference.ts).
- * Returns keys int64 [cutn·size²] and weights float32 [4, cutn·size², 1] (corners (x0,y0), (x0+1,y0),
+ * Returns keys int64 [cutn·size²] and weights float32 [4, cutn·size²] (corners (x0,y0), (x0+1,y0),
  * (x0,y0+1), (x0+1,y0+1)).
  */
 export function warpTaps(g: Graph, mats: Tensor, size: number, shared: boolean): { keys: Tensor; weights: Tensor; offsets: number[] } {
@@ -63,7 +64,7 @@ export function warpTaps(g: Graph, mats: Tensor, size: number, shared: boolean):
   const wx = [sub(1, fx), fx];
   const wy = [sub(1, fy), fy];
   const weights = concat(
-    [0, 1, 2, 3].map((k) => reshape(cast(mul(wx[k & 1]!, wy[k >> 1]!), 'float32'), [1, cutn * P, 1])),
+    [0, 1, 2, 3].map((k) => reshape(cast(mul(wx[k & 1]!, wy[k >> 1]!), 'float32'), [1, cutn * P])),
     0,
   );
   const S = size + 2 * BORDER;
@@ -72,14 +73,23 @@ export function warpTaps(g: Graph, mats: Tensor, size: number, shared: boolean):
   return { keys: reshape(cast(key, 'int64'), [cutn * P]), weights, offsets: [0, 1, S, S + 1] };
 }
 
+/** How many runs a shared source's taps are sorted in for the gradient: the sorts run in parallel. */
+const SHARED_SORT_GROUPS = 2;
+
 /** Warps x [sources, 3, size, size] by mats [cutn, 9] (one source per cutout, or one for all): [cutn, 3, size, size]. */
 export function warpCutouts(x: Tensor, mats: Tensor): Tensor {
   const [sources, channels, size] = x.shape as [number, number, number];
   const cutn = mats.shape[0]!;
-  const { keys, weights, offsets } = warpTaps(x.graph, mats, size, sources === 1);
+  const shared = sources === 1;
+  const { keys, weights, offsets } = warpTaps(x.graph, mats, size, shared);
   const S = size + 2 * BORDER;
   const b = BORDER;
   const padded = reshape(transpose(pad(x, [0, 0, b, b, 0, 0, b, b]), [0, 2, 3, 1]), [sources * S * S, channels]);
-  const sampled = reduceSum(mul(gatherTaps(padded, keys, offsets, sources), weights), [0], false);
+  const groups = shared ? (keys.size % SHARED_SORT_GROUPS ? 1 : SHARED_SORT_GROUPS) : sources;
+  // the weights spread over the channels once (a Concat: ORT's Expand and broadcasting Mul go value by
+  // value along a last axis of 3, several times slower); the gradient's product reuses them
+  const column = unsqueeze(weights, [2]);
+  const spread = concat(Array.from({ length: channels }, () => column), 2);
+  const sampled = reduceSum(mul(gatherTaps(padded, keys, offsets, groups, shared), spread), [0], false);
   return transpose(reshape(sampled, [cutn, size, size, channels]), [0, 3, 1, 2]);
 }

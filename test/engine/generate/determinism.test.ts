@@ -44,7 +44,8 @@ describe('the warp gather adjoint', () => {
     const g = new Graph();
     const flat = g.input('flat', [rows, 3]);
     const probe = g.input('probe', [4, n, 3]);
-    const sampled = mul(gatherTaps(flat, g.input('keys', [n], 'int64'), taps.offsets), g.input('weights', [4, n, 1]));
+    // as the warp gathers one shared source: the samples sorted in two runs, each against all rows
+    const sampled = mul(gatherTaps(flat, g.input('keys', [n], 'int64'), taps.offsets, 2, true), g.input('weights', [4, n, 1]));
     const loss = reshape(reduceSum(mul(sampled, probe), [0, 1, 2], false), []);
     g.output(grad(loss, [flat])[0]!, 'grad');
     const probeData = Float32Array.from({ length: 4 * n * 3 }, (_, i) => Math.sin(i * 0.37) * 0.01);

@@ -55,6 +55,20 @@ describe('Reshape / Transpose / squeeze / unsqueeze / flatten / Expand', () => {
       full: false,
     });
   });
+  it('depthToSpace (DCR): out[n, c, h·2 + i, w·2 + j] = x[n, (i·2 + j)·C + c, h, w]', async () => {
+    await gradcheck({
+      inputs: [{ shape: [2, 12, 2, 3] }],
+      build: (_, [x]) => G.depthToSpace(x!, 2),
+      reference: ([x]) => ref.transpose(x!, [2, 2, 2, 3, 2, 3], [0, 3, 4, 1, 5, 2]),
+    });
+  });
+  it('spaceToDepth by 3, the inverse order', async () => {
+    await gradcheck({
+      inputs: [{ shape: [1, 2, 6, 3] }],
+      build: (_, [x]) => G.spaceToDepth(x!, 3),
+      reference: ([x]) => ref.transpose(x!, [1, 2, 2, 3, 1, 3], [0, 3, 5, 1, 2, 4]),
+    });
+  });
   it('squeeze / unsqueeze (negative axes) / flatten', async () => {
     await gradcheck({
       inputs: [{ shape: [2, 1, 3, 1] }],
@@ -175,6 +189,15 @@ describe('Gather / GatherElements', () => {
       inputs: [{ shape: [8, 2] }, { shape: [6], dtype: 'int64', value: int64(keys) }],
       build: (_, [x, k]) => G.gatherTaps(x!, k!, offsets, 2),
       reference: ([x]) => ref.tabulate([2, 6, 2], ([o, a, j]) => x![(keys[a!]! + offsets[o!]!) * 2 + j!]!),
+    });
+  });
+  it('gatherTaps in 3 shared groups: every run of keys addresses all rows, each sorted apart, their sums added', async () => {
+    const keys = [0, 3, 3, 1, 0, 3, 2, 3, 0];
+    const offsets = [1, 0];
+    await gradcheck({
+      inputs: [{ shape: [5, 2] }, { shape: [9], dtype: 'int64', value: int64(keys) }],
+      build: (_, [x, k]) => G.gatherTaps(x!, k!, offsets, 3, true),
+      reference: ([x]) => ref.tabulate([2, 9, 2], ([o, a, j]) => x![(keys[a!]! + offsets[o!]!) * 2 + j!]!),
     });
   });
   it('a gather on fed indices refuses to differentiate unless they are unique or taps (no silent scatter race)', () => {

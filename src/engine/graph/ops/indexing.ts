@@ -5,7 +5,7 @@
  */
 import { GraphError, fmt, numel, sameShape, type Graph, type Node, type Shape, type Tensor } from '../graph.ts';
 import { normAxis } from './axes.ts';
-import { expand, zeros } from './broadcast.ts';
+import { expand, reduceSum, zeros } from './broadcast.ts';
 import { concat } from './concat.ts';
 import { add, greaterOrEqual, mul, not, sub } from './elementwise.ts';
 import { cast, reshape, transpose, unsqueeze } from './movement.ts';
@@ -136,22 +136,26 @@ export function gather(x: Tensor, indices: Tensor, axis: number, adjoint?: Gathe
  * Rows of x at keys + each offset: out[k] = x[keys + offsets[k]], of shape [K, ...keys.shape,
  * ...x.shape[1:]]. For indices computed in the graph (the warp's bilinear taps: one key per sample, the
  * four corners at fixed offsets from it); its gradient sorts the keys, in the graph, once for all K
- * (gatherTapsBackward). With G groups, the g-th of G equal runs of keys (flattened) and their taps stay
- * in the g-th of G equal blocks of rows (a warp of one source per cutout), and each group sorts apart.
+ * (gatherTapsBackward). The keys (flattened) split into G equal runs, each sorted apart (the sorts run
+ * in parallel): with `shared`, every run addresses all rows; otherwise the g-th run and its taps stay
+ * in the g-th of G equal blocks of rows (a warp of one source per cutout).
  */
-export function gatherTaps(x: Tensor, keys: Tensor, offsets: readonly number[], groups = 1): Tensor {
+export function gatherTaps(x: Tensor, keys: Tensor, offsets: readonly number[], groups = 1, shared = false): Tensor {
   if (keys.dtype !== 'int64') throw new GraphError(`Gather: keys must be int64, got ${keys}`);
-  if (keys.size % groups || x.shape[0]! % groups) throw new GraphError(`Gather: ${groups} groups do not divide keys ${keys} and rows of ${x}`);
+  if (keys.size % groups || (!shared && x.shape[0]! % groups)) throw new GraphError(`Gather: ${groups} groups do not divide keys ${keys} and rows of ${x}`);
   const g = x.graph;
   const idx = add(unsqueeze(keys, [0]), g.constant(BigInt64Array.from(offsets, (o) => BigInt(o)), [offsets.length, ...keys.shape.map(() => 1)], 'gather_tap_offsets'));
   const shape = [...idx.shape, ...x.shape.slice(1)];
-  return g.addNode('Gather', [x, idx, keys], { axis: 0, unique: false, offsets: [...offsets], groups }, [{ shape, dtype: x.dtype }])[0]!;
+  return g.addNode('Gather', [x, idx, keys], { axis: 0, unique: false, offsets: [...offsets], groups, shared }, [{ shape, dtype: x.dtype }])[0]!;
 }
 
 defineOp('Gather', {
   vjp: ({ node, gy }) => {
     const [x, idx, keys] = node.inputs as [Tensor, Tensor, Tensor?];
-    if (keys) return [gatherTapsBackward(gy[0]!, keys, node.attrs.offsets as number[], x.shape, node.attrs.groups as number), null, null];
+    if (keys) {
+      const { offsets, groups, shared } = node.attrs as { offsets: number[]; groups: number; shared: boolean };
+      return [gatherTapsBackward(gy[0]!, keys, offsets, x.shape, groups, shared), null, null];
+    }
     return [gatherBackward(gy[0]!, idx, node.attrs.axis as number, x.shape, node.attrs.unique ? { unique: true } : undefined), null];
   },
   emit: (n, e) => e.node('Gather', [e.name(n.inputs[0]!), e.name(n.inputs[1]!)], [e.outName(n, 0)], { axis: n.attrs.axis }),
@@ -209,12 +213,12 @@ export function gatherBackward(gy: Tensor, idx: Tensor, axis: number, xShape: Sh
  * at each marker, the prefix of the samples before it (its position less its rank among the markers).
  * Consecutive markers' prefixes differ by one key's sum. All K index arrays are shifts of the keys, so
  * they share the sort and the marker positions: each tap's prefixes are shifted by its offset and
- * added, and one difference gives every row's sum.
+ * added, and one difference gives every row's sum. Shared groups' sums are added last.
  */
-export function gatherTapsBackward(gy: Tensor, keys: Tensor, offsets: readonly number[], xShape: Shape, groups = 1): Tensor {
+export function gatherTapsBackward(gy: Tensor, keys: Tensor, offsets: readonly number[], xShape: Shape, groups = 1, shared = false): Tensor {
   const g = gy.graph;
   const G = groups;
-  const R = xShape[0]! / G;
+  const R = shared ? xShape[0]! : xShape[0]! / G;
   const c = numel(xShape.slice(1));
   const K = offsets.length;
   const m = keys.size / G;
@@ -222,7 +226,7 @@ export function gatherTapsBackward(gy: Tensor, keys: Tensor, offsets: readonly n
   const perGroup = (step: number, plus = 0) => g.constant(BigInt64Array.from({ length: G }, (_, i) => BigInt(i * step + plus)), [G, 1]);
   // keys local to their group, shifted so that the smallest offset is 0
   const low = Math.min(...offsets);
-  const local = add(reshape(keys, [G, m]), G === 1 ? low : perGroup(-R, low));
+  const local = add(reshape(keys, [G, m]), G === 1 || shared ? low : perGroup(-R, low));
   // Unique sort values (the sort then does not depend on how ties are broken): 2(key·m + i) + 1 for
   // sample i, 2·d·m for the marker of row d; markers 0..R, the last after every sample.
   const samples = add(mul(add(mul(local, m), arange(g, m, 1)), 2), 1);
@@ -247,7 +251,7 @@ export function gatherTapsBackward(gy: Tensor, keys: Tensor, offsets: readonly n
     total = total ? add(total, shifted) : shifted;
   });
   const sums = sub(slice(total!, [1], [R + 1], [2]), slice(total!, [0], [R], [2]));
-  return reshape(cast(sums, 'float32'), xShape);
+  return reshape(cast(shared && G > 1 ? reduceSum(sums, [1], false) : sums, 'float32'), xShape);
 }
 
 /** 0, step, 2·step, … (len values) as int64, made in the graph rather than stored. */

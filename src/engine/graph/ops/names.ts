@@ -4,7 +4,7 @@
  */
 export const OP_NAMES = [
   // movement.ts
-  'Reshape', 'Transpose', 'Cast',
+  'Reshape', 'Transpose', 'DepthToSpace', 'SpaceToDepth', 'Cast',
   // broadcast.ts
   'Expand', 'ReduceSum',
   // concat.ts
