@@ -25,8 +25,8 @@ export interface Config {
   discordApiUrl: string;
   devices: DeviceSpec[];
   threadsPerDevice: number;
-  /** keep a step's working memory in ORT's CPU arena (ENGINE_MEMORY=fast, the default) */
-  engineMemArena: boolean;
+  /** ENGINE_MEMORY: fast (ORT's CPU arena, pre-packed weights; the default) or lean */
+  engineMemory: 'fast' | 'lean';
   /** Absolute paths (resolved against the working directory). */
   modelsDir: string;
   clipModel: string;
@@ -141,7 +141,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
     discordApiUrl: values.DISCORD_API_URL as string,
     devices: values.DEVICES as DeviceSpec[],
     threadsPerDevice: num('THREADS_PER_DEVICE'),
-    engineMemArena: values.ENGINE_MEMORY !== 'lean',
+    engineMemory: values.ENGINE_MEMORY === 'lean' ? 'lean' : 'fast',
     modelsDir,
     clipModel: values.CLIP_MODEL as string,
     vqganModel: values.VQGAN_MODEL as string,

@@ -46,12 +46,12 @@ describe('loadConfig', () => {
       logLevel: 'info',
     });
     expect(c.threadsPerDevice).toBe(os.availableParallelism());
-    expect(c.engineMemArena).toBe(true);
+    expect(c.engineMemory).toBe('fast');
   });
 
-  it('ENGINE_MEMORY: fast turns on the CPU arena; anything else but lean is refused', () => {
-    expect(loadConfig({ ...base, ENGINE_MEMORY: 'fast' }).engineMemArena).toBe(true);
-    expect(loadConfig({ ...base, ENGINE_MEMORY: 'lean' }).engineMemArena).toBe(false);
+  it('ENGINE_MEMORY: fast or lean; anything else is refused', () => {
+    expect(loadConfig({ ...base, ENGINE_MEMORY: 'fast' }).engineMemory).toBe('fast');
+    expect(loadConfig({ ...base, ENGINE_MEMORY: 'lean' }).engineMemory).toBe('lean');
     expect(() => loadConfig({ ...base, ENGINE_MEMORY: 'huge' })).toThrow(/ENGINE_MEMORY/);
   });
 

@@ -11,7 +11,8 @@ scaled noise), spherical distance loss, Adam lr 0.1 on z, z clamped to the codeb
 
 Prints one JSON line (secPerStep = median of the timed steps after one warm-up; peakRssMB =
 ru_maxrss; baseRssMB = RSS with the models built, before the first step; cpuSecPerStep =
-median process CPU time of a step, all threads: about threads x secPerStep when uncontended).
+median process CPU time of a step, all threads: about threads x secPerStep when uncontended;
+linearGflops = this torch's rate on CLIP's MLP products at the step's rows, measured after it).
 """
 import argparse
 import json
@@ -317,6 +318,19 @@ def rss_mb():
         return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
 
 
+def linear_gflops(rows, pairs=4):
+    """CLIP's MLP products (768 -> 3072 -> 768, `pairs` times over) at this step's rows, as this torch runs them."""
+    x, w1, w2 = torch.randn(rows, 768), torch.randn(3072, 768) * 0.02, torch.randn(768, 3072) * 0.02
+    best = float("inf")
+    for _ in range(4):
+        t0 = time.perf_counter()
+        y = x
+        for _ in range(pairs):
+            y = F.linear(F.linear(y, w1), w2)
+        best = min(best, time.perf_counter() - t0)
+    return round(pairs * 4 * rows * 768 * 3072 / best / 1e9, 1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=256)
@@ -366,11 +380,13 @@ def main():
         if i > 0:
             samples.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
         "secPerStep": statistics.median(samples),
         "stepSamples": samples,
         "cpuSecPerStep": statistics.median(cpu),  # all threads; shows contention from others
-        "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peakRssMB": peak_rss,
+        "linearGflops": linear_gflops(args.cutn * 50),  # after the steps: outside their peak
         "baseRssMB": base_rss,
         "torch": torch.__version__, "threads": args.threads, "size": args.size, "cutn": args.cutn,
         "params": {"clip": sum(t.numel() for t in perceptor.parameters()),

@@ -20,6 +20,8 @@ export interface ReferenceResult {
   size: number;
   cutn: number;
   params: Record<string, number>;
+  /** torch's rate on CLIP's MLP products (768 → 3072 → 768, 4 times) at the step's rows */
+  linearGflops: number;
 }
 
 /**

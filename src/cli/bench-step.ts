@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Graph, Session, matmul, serialize, type Device, type HostArray, type SerializedModel } from '../engine/graph/index.ts';
+import { Graph, Session, gemm, matmul, memoryOptions, serialize, type Device, type MemoryMode, type HostArray, type SerializedModel } from '../engine/graph/index.ts';
 import { DEFAULT_AUGMENTS, sampleCutouts, type CutMethod, type CutoutSpec } from '../engine/generate/cutouts.ts';
 import { Prng } from '../engine/generate/prng.ts';
 import { buildStepGraph } from '../engine/generate/step-graph.ts';
@@ -50,8 +50,8 @@ export interface StepCaseOptions {
   profile: boolean;
   threads: number;
   device: Device;
-  /** ORT's CPU arena (ENGINE_MEMORY=fast) */
-  memArena: boolean;
+  /** ENGINE_MEMORY, as the engine's sessions take it */
+  memory: MemoryMode;
 }
 
 const mb = (b: number) => Math.round(b / 2 ** 20);
@@ -65,7 +65,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   let built: ReturnType<typeof buildStepGraph> | undefined = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 });
   const { nodeCount, buildMs, flops = 0 } = built;
   const t1 = performance.now();
-  const session = await Session.create(built.model, { device: o.device, threads: o.threads, prepack: false, memArena: o.memArena });
+  const session = await Session.create(built.model, { device: o.device, threads: o.threads, ...memoryOptions(o.memory) });
   const sessionCreateSec = (performance.now() - t1) / 1000;
   // as the engine does: ONNX Runtime holds the weights now; the graph and the JS arrays can go
   built = undefined;
@@ -102,7 +102,7 @@ export async function runStepCase(clip: ClipModel, vqgan: VqganModel, o: StepCas
   if (o.profile) {
     await Promise.all([clip.params.load(), vqgan.params.load()]);
     const model = buildStepGraph(clip, vqgan, { zShape, cut, targets: 8 }).model;
-    profile = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device, o.memArena);
+    profile = await profileOps(model, { ...base, ...sampleCutouts(rng, cut) }, o.threads, o.device, o.memory);
     dropWeights(clip, vqgan);
   }
   samples.sort((a, b) => a - b);
@@ -137,10 +137,10 @@ function dropWeights(clip: ClipModel, vqgan: VqganModel): void {
 const MATRIX_OPS = new Set(['Gemm', 'MatMul', 'FusedMatMul', 'FusedGemm', 'Conv', 'FusedConv', 'ConvTranspose']);
 
 /** ORT's per-node timings of a session's second run (the first grows the arena), summed by op type. */
-async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device, memArena: boolean) {
+async function profileOps(model: SerializedModel, feeds: Record<string, HostArray>, threads: number, device: Device, memory: MemoryMode) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-prof-'));
   const prefix = path.join(dir, 'step');
-  const s = await Session.create(model, { device, threads, prepack: false, memArena, profilePrefix: prefix });
+  const s = await Session.create(model, { device, threads, ...memoryOptions(memory), profilePrefix: prefix });
   await s.run(feeds);
   await s.run(feeds);
   s.endProfiling();
@@ -163,6 +163,31 @@ async function profileOps(model: SerializedModel, feeds: Record<string, HostArra
     .slice(0, 12)
     .map(([op, sec]) => ({ op, sec: Number(sec.toFixed(3)), share: Number((sec / total).toFixed(3)) }));
   return { topOps, matrixOpSec: Number(matrixOpSec.toFixed(3)) };
+}
+
+/**
+ * ONNX Runtime's rate on CLIP's MLP products (768 → 3072 → 768, `pairs` times over) at `rows` rows,
+ * formed as the engine forms them (Gemm over the stored [out, in] weight, no pre-packing); chained, so
+ * copying the product out costs nothing measurable. The reference script measures the same in torch.
+ */
+export async function linearGflops(threads: number, device: Device, rows: number, pairs = 4): Promise<number> {
+  const g = new Graph();
+  const weight = (o: number, i: number, name: string) => g.constant(Float32Array.from({ length: o * i }, (_, k) => Math.sin(k) * 0.02), [o, i], name);
+  const w1 = weight(3072, 768, 'w1');
+  const w2 = weight(768, 3072, 'w2');
+  let y = g.input('x', [rows, 768]);
+  for (let p = 0; p < pairs; p++) y = gemm(gemm(y, w1, undefined, { transB: true }), w2, undefined, { transB: true });
+  g.output(y, 'y');
+  const s = await Session.create(serialize(g), { device, threads, prepack: false });
+  const x = new Float32Array(rows * 768).fill(0.5);
+  let best = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    await s.run({ x });
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  await s.release();
+  return Number(((pairs * 4 * rows * 768 * 3072) / best / 1e9).toFixed(1));
 }
 
 /**

@@ -13,7 +13,7 @@ import { ClipModel, inferClipConfig } from '../engine/models/clip.ts';
 import { randomClipParams, randomVqganParams } from '../engine/models/random-weights.ts';
 import { VqganModel } from '../engine/models/vqgan.ts';
 import { runReference } from './bench-reference.ts';
-import { matmulGflops, runStepCase, type StepCase } from './bench-step.ts';
+import { linearGflops, matmulGflops, runStepCase, type StepCase } from './bench-step.ts';
 import { benchGenerators } from './bench-generators.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -36,7 +36,6 @@ async function main(): Promise<void> {
   const device: Device = parseDevice(arg('device', 'cpu'));
   const memory = arg('engine-memory', 'fast');
   if (memory !== 'lean' && memory !== 'fast') throw new Error(`--engine-memory must be lean or fast, not "${memory}"`);
-  const memArena = memory === 'fast';
   if (process.argv.includes('--generators')) return void process.stdout.write(JSON.stringify(await benchGenerators({ device, threads: Number(arg('threads', String(os.availableParallelism()))), steps: Number(arg('steps', '2')) }), null, 2) + '\n');
   const t0 = performance.now();
   const clipParams = randomClipParams();
@@ -44,9 +43,10 @@ async function main(): Promise<void> {
   const vqgan = new VqganModel(randomVqganParams({ encoder: false }));
   const weightsSec = (performance.now() - t0) / 1000;
   // the measured case first, while this process has held no other session
-  const cases: StepCase[] = [await runStepCase(clip, vqgan, { size: 256, cutn: 32, method, steps, profile: true, threads, device, memArena })];
-  cases.push(await runStepCase(clip, vqgan, { size: 256, cutn: 8, method, steps, profile: false, threads, device, memArena }));
+  const cases: StepCase[] = [await runStepCase(clip, vqgan, { size: 256, cutn: 32, method, steps, profile: true, threads, device, memory })];
+  cases.push(await runStepCase(clip, vqgan, { size: 256, cutn: 8, method, steps, profile: false, threads, device, memory }));
   const machineGflops = await matmulGflops(threads, device);
+  const clipLinearGflops = await linearGflops(threads, device, 32 * 50);
   const main32 = cases[0]!;
   const reference = process.argv.includes('--no-reference') || device !== 'cpu'
     ? { skipped: device !== 'cpu' ? 'the PyTorch reference runs on the CPU only' : '--no-reference' }
@@ -72,6 +72,8 @@ async function main(): Promise<void> {
     weightsSec,
     cases,
     machineMatmulGflops: Number(machineGflops.toFixed(1)),
+    /** CLIP's MLP products at a 32-cutout step's rows (reference.linearGflops: the same in torch) */
+    clipLinearGflops,
     /** the step's matrix/conv rate as a share of a plain large MatMul's on this machine, same run */
     efficiency: Number((main32.gflopsPerSec / machineGflops).toFixed(3)),
     reference,

@@ -72,8 +72,8 @@ export interface ImagineOptions {
   defaultModels: { clip: boolean; vqgan: boolean };
   device: string;
   threads?: number;
-  /** ORT's CPU arena (ENGINE_MEMORY, as for the bot) */
-  memArena: boolean;
+  /** ENGINE_MEMORY, as for the bot */
+  memory: 'fast' | 'lean';
   json: boolean;
 }
 
@@ -308,7 +308,7 @@ export function parseImagineArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     defaultModels: { clip: raw.clip === undefined, vqgan: raw.vqgan === undefined },
     device,
     ...(raw.threads !== undefined ? { threads: raw.threads } : {}),
-    memArena: memory === 'fast',
+    memory,
     json: raw.json ?? false,
   } as ImagineOptions;
 }

@@ -79,7 +79,7 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
   const size = roundSize(opts.width, opts.height, factor);
   if (opts.model === 'vqgan' && (size.width !== opts.width || size.height !== opts.height)) say(`size ${opts.width}×${opts.height} rounded down to ${size.width}×${size.height} (a multiple of ${factor})`);
 
-  const engine = new Engine(models, parseDevice(opts.device), opts.threads, undefined, undefined, opts.memArena);
+  const engine = new Engine(models, parseDevice(opts.device), opts.threads, undefined, undefined, opts.memory);
   const progress = progressReporter(opts, io);
   const pending: Promise<void>[] = [];
   let snapshotError: unknown;

@@ -3,7 +3,7 @@
  * blocks its thread) and runs one job at a time on messages from the pool.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Device } from './graph/index.ts';
+import type { Device, MemoryMode } from './graph/index.ts';
 import { AbortedError, Engine, loadModels, type EngineState } from './generate/generator.ts';
 import { settingsFromRequest } from './request.ts';
 import type { GenerationRequest } from './request-schema.ts';
@@ -17,8 +17,8 @@ export interface WorkerInit {
   siren?: { numLayers?: number; dimHidden?: number };
   device: Device;
   threads?: number;
-  /** ORT's CPU arena for the painting sessions (default on: ENGINE_MEMORY) */
-  memArena?: boolean;
+  /** ENGINE_MEMORY for the painting sessions (default fast) */
+  memory?: MemoryMode;
   /** Whisper for voice prompts, loaded on the first transcription */
   whisper?: { checkpoint: string; rankFile?: string };
 }
@@ -44,7 +44,7 @@ const init = workerData as WorkerInit;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 const enginePromise = loadModels(init.clipDir, init.vqganDir, { ...(init.bigganDir ? { bigganDir: init.bigganDir } : {}), ...(init.siren ? { siren: init.siren } : {}) }).then(async (models) => {
-  const engine = new Engine(models, init.device, init.threads, undefined, undefined, init.memArena);
+  const engine = new Engine(models, init.device, init.threads, undefined, undefined, init.memory);
   await engine.probeDevice();
   return engine;
 });

@@ -54,7 +54,7 @@ export class EngineRunner implements JobRunner {
   }
 
   private spawn(): void {
-    const { clipDir, vqganDir, bigganDir, siren, device, threads, memArena, whisper } = this.opts;
+    const { clipDir, vqganDir, bigganDir, siren, device, threads, memory, whisper } = this.opts;
     const init: WorkerInit = {
       clipDir,
       vqganDir,
@@ -62,7 +62,7 @@ export class EngineRunner implements JobRunner {
       ...(bigganDir ? { bigganDir } : {}),
       ...(siren ? { siren } : {}),
       ...(threads ? { threads } : {}),
-      ...(memArena !== undefined ? { memArena } : {}),
+      ...(memory ? { memory } : {}),
       ...(whisper ? { whisper } : {}),
     };
     const w = new Worker(fileURLToPath(workerUrl), { workerData: init });

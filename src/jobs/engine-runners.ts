@@ -22,7 +22,7 @@ export function createEngineRunners(config: Config, opts: EngineRunnersOptions):
         bigganDir: path.resolve(config.modelsDir, config.bigganModel),
         device: parseDevice(d.name),
         ...(config.threadsPerDevice ? { threads: config.threadsPerDevice } : {}),
-        memArena: config.engineMemArena,
+        memory: config.engineMemory,
         whisper: { checkpoint: config.whisperModel },
         onWorkerRestart: (device, reason) => {
           opts.logger.warn({ device, reason }, 'engine worker stopped; started a new one');

@@ -38,8 +38,8 @@ describe('imagine --model', () => {
   });
 
   it('takes ENGINE_MEMORY from the environment like the bot (fast by default) and refuses other values', () => {
-    expect(parseImagineArgs(['a fox', ...MODELS], {}, tmp).memArena).toBe(true);
-    expect(parseImagineArgs(['a fox', ...MODELS], { ENGINE_MEMORY: 'lean' }, tmp).memArena).toBe(false);
+    expect(parseImagineArgs(['a fox', ...MODELS], {}, tmp).memory).toBe('fast');
+    expect(parseImagineArgs(['a fox', ...MODELS], { ENGINE_MEMORY: 'lean' }, tmp).memory).toBe('lean');
     expect(() => parseImagineArgs(['a fox', ...MODELS], { ENGINE_MEMORY: 'huge' }, tmp)).toThrow(/ENGINE_MEMORY must be fast or lean/);
   });
 

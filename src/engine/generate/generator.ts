@@ -1,5 +1,5 @@
 import { collectGarbage } from '../collect-garbage.ts';
-import { Graph, Session, add, serialize, type Device, type HostArray } from '../graph/index.ts';
+import { Graph, Session, add, memoryOptions, serialize, type Device, type HostArray, type MemoryMode } from '../graph/index.ts';
 import { ClipModel, eotPositions } from '../models/clip.ts';
 import type { ParamStore } from '../models/params.ts';
 import { ClipTokenizer } from '../models/tokenizer.ts';
@@ -104,8 +104,8 @@ export class Engine {
     readonly maxSessions = 3,
     /** drop the JS copies of the weights between graph builds (they are read again when needed) */
     readonly releaseWeights = true,
-    /** ORT's CPU arena for the sessions (ENGINE_MEMORY=fast) */
-    readonly memArena = true,
+    /** ENGINE_MEMORY: ORT's CPU arena and pre-packed weights (fast), or neither (lean) */
+    readonly memory: MemoryMode = 'fast',
   ) {}
 
   private building = 0;
@@ -137,7 +137,7 @@ export class Engine {
         await Promise.all(params.map((p) => p.load()));
         const built = build();
         const t0 = performance.now();
-        const session = await Session.create(built.model, { device: this.device, prepack: false, memArena: this.memArena, ...(this.threads ? { threads: this.threads } : {}) });
+        const session = await Session.create(built.model, { device: this.device, ...memoryOptions(this.memory), ...(this.threads ? { threads: this.threads } : {}) });
         return { session, buildMs: built.buildMs, sessionMs: performance.now() - t0, nodeCount: built.nodeCount };
       } finally {
         // ONNX Runtime holds its own copy now: the next graph reads the weights again

@@ -1,6 +1,6 @@
 /** The ONNX Runtime session options built for each device (no GPU needed: the options are pure data). */
 import { describe, expect, it } from 'vitest';
-import { sessionOptions } from '../../../src/engine/graph/index.ts';
+import { memoryOptions, sessionOptions } from '../../../src/engine/graph/index.ts';
 
 const model = { externalData: [{ path: 'w.bin', data: new Uint8Array(4) }] };
 
@@ -19,6 +19,13 @@ describe('sessionOptions', () => {
     // the memory pattern also plans GPU memory: a CUDA session keeps it
     expect(sessionOptions(model, { device: 'cuda:0', memArena: true }).enableMemPattern).toBeUndefined();
     expect(sessionOptions(model)).toEqual(o);
+  });
+
+  it('ENGINE_MEMORY: fast is the arena and pre-packed weights, lean neither', () => {
+    expect(sessionOptions(model, memoryOptions('fast'))).toMatchObject({ enableCpuMemArena: true, enableMemPattern: false });
+    expect(sessionOptions(model, memoryOptions('fast')).extra).toBeUndefined();
+    expect(sessionOptions(model, memoryOptions('lean')).enableCpuMemArena).toBe(false);
+    expect(sessionOptions(model, memoryOptions('lean')).extra).toEqual({ session: { disable_prepacking: '1' } });
   });
 
   it('cuda:N: the CUDA provider on device N only, with CPU fallback disabled', () => {
