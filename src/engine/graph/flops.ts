@@ -6,9 +6,9 @@ export function countFlops(g: Graph): number {
   let flops = 0;
   for (const n of liveNodes(g)) {
     const y = n.outputs[0]!;
-    if (n.op === 'MatMul' || n.op === 'Gemm') {
+    if (n.op === 'MatMul' || n.op === 'Gemm' || n.op === 'FusedMatMul') {
       const a = n.inputs[0]!;
-      const k = n.op === 'Gemm' && n.attrs.transA ? a.shape[0]! : a.shape[a.rank - 1]!;
+      const k = n.attrs.transA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!;
       flops += 2 * numel(y.shape) * k;
     } else if (n.op === 'Conv') {
       const w = n.inputs[1]!;

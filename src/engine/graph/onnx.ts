@@ -3,6 +3,8 @@ import { opDef, type Emitter } from './ops/index.ts';
 import { ProtoWriter } from './protobuf.ts';
 
 export const OPSET = 18;
+/** the versions of the other domains emitted: ONNX Runtime's own ops */
+const OPSETS: Readonly<Record<string, number>> = { 'com.microsoft': 1 };
 const IR_VERSION = 8;
 const ELEM: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
 /** ONNX attributes that are floats even when their value happens to be an integer. */
@@ -26,6 +28,8 @@ export interface SerializeOptions {
 
 interface OnnxNode {
   opType: string;
+  /** '' for ai.onnx */
+  domain: string;
   inputs: readonly string[];
   outputs: readonly string[];
   attrs: Readonly<Record<string, unknown>>;
@@ -85,9 +89,9 @@ function emitGraph(g: Graph) {
       if (i > 0 && opDef(node.op).optionalOutputs && !consumed.has(t.id)) return '';
       return name(t);
     },
-    node: (opType, inputs, outputs, attrs = {}) => {
+    node: (opType, inputs, outputs, attrs = {}, domain = '') => {
       const scope = current?.scope ? `${current.scope}/` : '';
-      nodes.push({ opType, inputs, outputs, attrs, name: `${scope}${opType}_${nodes.length}` });
+      nodes.push({ opType, domain, inputs, outputs, attrs, name: `${scope}${opType}_${nodes.length}` });
     },
     int64: (values) => constant(`i:${values.join(',')}`, () => ({ data: BigInt64Array.from(values, (v) => BigInt(v)), shape: [values.length], dtype: 'int64' })),
     float: (values, shape) =>
@@ -134,7 +138,7 @@ function emitGraph(g: Graph) {
 export interface EmittedNode {
   name: string;
   opType: string;
-  /** domain of the op ('' is ai.onnx, the only one emitted) and the opset in force for it */
+  /** domain of the op ('' is ai.onnx) and the opset in force for it */
   domain: string;
   opset: number;
   inputs: { name: string; dtype: DType | undefined }[];
@@ -156,8 +160,8 @@ function describeNodes({ nodes, dtypes }: ReturnType<typeof emitGraph>): Emitted
   return nodes.map((n) => ({
     name: n.name,
     opType: n.opType,
-    domain: '',
-    opset: OPSET,
+    domain: n.domain,
+    opset: n.domain ? OPSETS[n.domain]! : OPSET,
     inputs: n.inputs.map((i) => ({ name: i, dtype: i ? dtypes.get(i) : undefined })),
   }));
 }
@@ -177,6 +181,7 @@ export function serialize(g: Graph, opts: SerializeOptions = {}): SerializedMode
   w.varint(1, IR_VERSION);
   w.string(2, 'reverie');
   w.message(8, (m) => m.string(1, '').varint(2, OPSET));
+  for (const domain of new Set(nodes.map((n) => n.domain).filter(Boolean))) w.message(8, (m) => m.string(1, domain).varint(2, OPSETS[domain]!));
   w.message(7, (gr) => {
     for (const n of nodes) gr.message(1, (m) => writeNode(m, n));
     gr.string(2, opts.name ?? 'reverie');
@@ -244,6 +249,7 @@ function writeNode(m: ProtoWriter, n: OnnxNode): void {
   for (const o of n.outputs) m.string(2, o);
   m.string(3, n.name);
   m.string(4, n.opType);
+  if (n.domain) m.string(7, n.domain);
   for (const [key, v] of Object.entries(n.attrs)) {
     if (v === undefined) continue;
     m.message(5, (a) => writeAttr(a, key, v));

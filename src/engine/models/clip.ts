@@ -9,6 +9,7 @@ import {
   layerNorm,
   linear,
   matmul,
+  matmulT,
   mul,
   quickGelu,
   reshape,
@@ -184,7 +185,7 @@ export class ClipModel {
     const q = split(mul(linear(xq, w('q.weight'), w('q.bias')), 1 / Math.sqrt(hd)), lq);
     const k = split(linear(x, w('k.weight'), w('k.bias')));
     const v = split(linear(x, w('v.weight'), w('v.bias')));
-    let scores = matmul(q, transpose(k, [0, 1, 3, 2]));
+    let scores = matmulT(q, k, false, true);
     if (mask) scores = add(scores, lq === l ? mask : slice(mask, [0], [lq], [0]));
     const o = matmul(softmax(scores, -1), v);
     const merged = reshape(transpose(o, [0, 2, 1, 3]), [n, lq, width]);

@@ -51,6 +51,41 @@ describe('MatMul', () => {
   });
 });
 
+describe('FusedMatMul (matmulT: operands transposed in place)', () => {
+  const cases: [boolean, boolean, number[], number[]][] = [
+    [false, true, [2, 3, 4], [2, 5, 4]],
+    [true, false, [2, 4, 3], [2, 4, 5]],
+    [true, true, [2, 4, 3], [2, 5, 4]],
+    [false, true, [2, 1, 3, 4], [3, 5, 4]],
+  ];
+  for (const [tA, tB, sa, sb] of cases) {
+    it(`${tA ? 'Aᵀ' : 'A'}·${tB ? 'Bᵀ' : 'B'}: [${sa}] and [${sb}]`, async () => {
+      const swap = (x: Float64Array | Float32Array, shape: number[]) => {
+        const perm = shape.map((_, i) => i);
+        [perm[shape.length - 1], perm[shape.length - 2]] = [perm[shape.length - 2]!, perm[shape.length - 1]!];
+        return { data: ref.transpose(x, shape, perm), shape: perm.map((p) => shape[p]!) };
+      };
+      expectPasses(await gradcheck({
+        inputs: [{ shape: sa }, { shape: sb }],
+        build: (_, [a, b]) => G.matmulT(a!, b!, tA, tB),
+        reference: ([a, b]) => {
+          const A = tA ? swap(a!, sa) : { data: a!, shape: sa };
+          const B = tB ? swap(b!, sb) : { data: b!, shape: sb };
+          return ref.matmul(A.data, A.shape, B.data, B.shape);
+        },
+        directions: 4,
+      }));
+    });
+  }
+  it('emitted in the com.microsoft domain, which the model imports', () => {
+    const g = new G.Graph();
+    g.output(G.matmulT(g.input('a', [3, 4]), g.input('b', [5, 4]), false, true), 'y');
+    const node = G.emittedNodes(g).find((n) => n.opType === 'FusedMatMul');
+    expect(node).toMatchObject({ domain: 'com.microsoft', opset: 1 });
+    expect(Buffer.from(G.serialize(g).bytes).includes(Buffer.from('com.microsoft'))).toBe(true);
+  });
+});
+
 describe('Gemm', () => {
   const m = 3;
   const k = 4;

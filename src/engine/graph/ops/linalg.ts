@@ -25,10 +25,37 @@ defineOp('MatMul', {
   vjp: ({ node, gy, needs }) => {
     const [a, b] = node.inputs as [Tensor, Tensor];
     return [
-      needs[0] ? unbroadcast(matmul(gy[0]!, mT(b)), a.shape) : null,
-      needs[1] ? unbroadcast(matmul(mT(a), gy[0]!), b.shape) : null,
+      needs[0] ? unbroadcast(matmulT(gy[0]!, b, false, true), a.shape) : null,
+      needs[1] ? unbroadcast(matmulT(a, gy[0]!, true, false), b.shape) : null,
     ];
   },
+});
+
+/**
+ * op(A)·op(B), op transposing the last two axes where asked, batch axes broadcast: ONNX Runtime's
+ * FusedMatMul (com.microsoft), whose kernels read an operand transposed in place. A Transpose node
+ * instead costs a pass, and a slow one when it moves the inner axis (2 ms of 5 MB for CLIP's keys).
+ */
+export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  if (!transA && !transB) return matmul(a, b);
+  if (a.rank < 2 || b.rank < 2) throw new GraphError(`FusedMatMul: operands must have rank ≥ 2, got ${a} and ${b}`);
+  const [m, k] = (transA ? a.shape.slice(-2).reverse() : a.shape.slice(-2)) as [number, number];
+  const [k2, n] = (transB ? b.shape.slice(-2).reverse() : b.shape.slice(-2)) as [number, number];
+  if (k !== k2) throw new GraphError(`FusedMatMul: inner dimensions differ: ${a}${transA ? 'ᵀ' : ''} @ ${b}${transB ? 'ᵀ' : ''} (${k} vs ${k2})`);
+  const batch = broadcastShapes('FusedMatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  return a.graph.addNode('FusedMatMul', [a, b], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 }, [{ shape: [...batch, m, n], dtype: 'float32' }])[0]!;
+}
+defineOp('FusedMatMul', {
+  vjp: ({ node, gy, needs }) => {
+    const [a, b] = node.inputs as [Tensor, Tensor];
+    const [tA, tB] = [node.attrs.transA === 1, node.attrs.transB === 1];
+    const g = gy[0]!;
+    // C = op(A)·op(B): d op(A) = g·op(B)ᵀ and d op(B) = op(A)ᵀ·g, transposed back where op transposed
+    const ga = tA ? matmulT(b, g, tB, true) : matmulT(g, b, false, !tB);
+    const gb = tB ? matmulT(g, a, true, tA) : matmulT(a, g, !tA, false);
+    return [needs[0] ? unbroadcast(ga, a.shape) : null, needs[1] ? unbroadcast(gb, b.shape) : null];
+  },
+  emit: (n, e) => e.node('FusedMatMul', n.inputs.map((t) => e.name(t)), [e.outName(n, 0)], { alpha: 1, transA: n.attrs.transA, transB: n.attrs.transB }, 'com.microsoft'),
 });
 
 /** y = alpha·op(A)·op(B) + beta·C for 2-D A and B, as ONNX Gemm. */

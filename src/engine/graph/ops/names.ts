@@ -21,7 +21,7 @@ export const OP_NAMES = [
   // indexing.ts
   'Slice', 'Pad', 'Gather', 'ScatterND', 'GatherElements', 'ScatterElements', 'Compress',
   // linalg.ts
-  'MatMul', 'Gemm',
+  'MatMul', 'FusedMatMul', 'Gemm',
   // resize.ts
   'Resize',
   // conv.ts

@@ -15,7 +15,8 @@ export interface Emitter {
   name(t: Tensor): string;
   /** name of output i of node, or '' when the output is optional and unused */
   outName(node: Node, i: number): string;
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Readonly<Record<string, unknown>>): void;
+  /** domain: '' (ai.onnx) unless given, e.g. 'com.microsoft' for ONNX Runtime's own ops */
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Readonly<Record<string, unknown>>, domain?: string): void;
   int64(values: readonly number[]): string;
   float(values: readonly number[], shape?: readonly number[]): string;
   double(values: readonly number[], shape?: readonly number[]): string;
