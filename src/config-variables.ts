@@ -161,7 +161,7 @@ export const VARIABLES = {
     schema: z.enum(['lean', 'fast']),
     expects: '"lean" or "fast"',
     default: 'fast',
-    doc: "fast: ONNX Runtime keeps a step's working memory in its CPU arena and reuses it, so no page is faulted in again each step, and pre-packs the weights of matrix products. lean: neither: slower CPU steps (4.55 against 3.95 s for a 256² / 32-cutout step on the 2-core development machine) for a little less peak memory (2826 and 2997 MB in two runs there, against 2971 MB). GPUs are not affected.",
+    doc: "fast: ONNX Runtime keeps a step's working memory in its CPU arena and reuses it, so no page is faulted in again each step, and pre-packs the weights of matrix products. lean: neither: slower CPU steps (4.56 against 3.80 s for a 256² / 32-cutout step on the 2-core development machine) for a little less peak memory (2828 against 2971 MB there; 2826–2997 MB in other runs). GPUs are not affected.",
     group: 'engine',
   }),
   MODELS_DIR: v({
