@@ -67,7 +67,7 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
   const { Engine, loadModels, AbortedError } = await import('../engine/generate/generator.ts');
   const { roundSize } = await import('../engine/generate/settings.ts');
   const { addPngText, readPngText, upscalePng } = await import('../engine/generate/images.ts');
-  const { parseDevice } = await import('../engine/graph/index.ts');
+  const { onRuntimeWarning, parseDevice } = await import('../engine/graph/index.ts');
 
   let models: Awaited<ReturnType<typeof loadModels>>;
   try {
@@ -80,6 +80,8 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
   if (opts.model === 'vqgan' && (size.width !== opts.width || size.height !== opts.height)) say(`size ${opts.width}×${opts.height} rounded down to ${size.width}×${size.height} (a multiple of ${factor})`);
 
   const engine = new Engine(models, parseDevice(opts.device), opts.threads, undefined, undefined, opts.memory);
+  // on stderr even with --json: stdout stays the JSON lines
+  const stopWarnings = onRuntimeWarning((m) => io.stderr.write(`warning: ${m}\n`));
   const progress = progressReporter(opts, io);
   const pending: Promise<void>[] = [];
   let snapshotError: unknown;
@@ -169,6 +171,7 @@ async function paint(opts: ImagineOptions, io: ImagineIo): Promise<number> {
     }
     return 0;
   } finally {
+    stopWarnings();
     await engine.release();
   }
 }

@@ -3,7 +3,7 @@
  * blocks its thread) and runs one job at a time on messages from the pool.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Device, MemoryMode } from './graph/index.ts';
+import { onRuntimeWarning, type Device, type MemoryMode } from './graph/index.ts';
 import { AbortedError, Engine, loadModels, type EngineState } from './generate/generator.ts';
 import { settingsFromRequest } from './request.ts';
 import type { GenerationRequest } from './request-schema.ts';
@@ -37,11 +37,14 @@ export type FromWorker =
   | { type: 'done'; jobId: string; png: Uint8Array; timelapseWebp?: Uint8Array; timelapseGif?: Uint8Array; finalZ: { data: Float32Array; shape: number[] }; metadata: Record<string, unknown>; stepMs: number[] }
   | { type: 'error'; jobId?: string; message: string }
   | { type: 'transcript'; reqId: number; text: string; language: string; noSpeechProb: number; audioSeconds: number; ms: number }
-  | { type: 'transcript-error'; reqId: number; message: string };
+  | { type: 'transcript-error'; reqId: number; message: string }
+  /** something the operator should know that did not stop the work (the runner logs it) */
+  | { type: 'warning'; message: string };
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+onRuntimeWarning((message) => send({ type: 'warning', message }));
 
 const enginePromise = loadModels(init.clipDir, init.vqganDir, { ...(init.bigganDir ? { bigganDir: init.bigganDir } : {}), ...(init.siren ? { siren: init.siren } : {}) }).then(async (models) => {
   const engine = new Engine(models, init.device, init.threads, undefined, undefined, init.memory);

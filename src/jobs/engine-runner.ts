@@ -10,6 +10,8 @@ export interface EngineRunnerOptions extends WorkerInit {
   /** keep snapshots and make a timelapse (default true) */
   timelapse?: boolean;
   onWorkerRestart?(device: string, reason: string): void;
+  /** what the engine did differently from what was asked (weights it could not map, …), to log */
+  onWarning?(device: string, message: string): void;
 }
 
 interface Active {
@@ -104,6 +106,7 @@ export class EngineRunner implements JobRunner {
   }
 
   private onMessage(m: FromWorker): void {
+    if (m.type === 'warning') return void this.opts.onWarning?.(this.device, m.message);
     if (m.type === 'transcript' || m.type === 'transcript-error') {
       const p = this.speech.get(m.reqId);
       this.speech.delete(m.reqId);

@@ -24,6 +24,7 @@ export function createEngineRunners(config: Config, opts: EngineRunnersOptions):
         ...(config.threadsPerDevice ? { threads: config.threadsPerDevice } : {}),
         memory: config.engineMemory,
         whisper: { checkpoint: config.whisperModel },
+        onWarning: (device, message) => opts.logger.warn({ device }, message),
         onWorkerRestart: (device, reason) => {
           opts.logger.warn({ device, reason }, 'engine worker stopped; started a new one');
           opts.onWorkerRestart?.(device, reason);

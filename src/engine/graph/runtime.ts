@@ -141,6 +141,16 @@ export class Session {
   }
 }
 
+const warningListeners = new Set<(message: string) => void>();
+/**
+ * Calls fn with what the runtime did differently from what was asked and an operator should know
+ * (the engine has no logger: its front end logs these); returns the unsubscribe.
+ */
+export function onRuntimeWarning(fn: (message: string) => void): () => void {
+  warningListeners.add(fn);
+  return () => warningListeners.delete(fn);
+}
+
 /**
  * Weights handed over in memory are copied by ORT, and the NCHWc layout pass (level 'all') keeps
  * the copies beside its reordered kernels; weights in files are mapped, so the session holds only
@@ -162,8 +172,10 @@ async function createFromFiles(
     dir = await fs.mkdtemp(path.join(parent, `${SPILL_PREFIX}${process.pid}-`));
     for (const e of model.externalData) await fs.writeFile(path.join(dir, e.path), e.data);
     await fs.writeFile(path.join(dir, 'model.onnx'), model.bytes);
-  } catch {
+  } catch (err) {
     if (dir) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    const mb = Math.round(bytes / 2 ** 20);
+    for (const fn of warningListeners) fn(`could not write the weights (${mb} MB) to ${parent} for ONNX Runtime to map (${(err as Error).message}); handed them over in memory instead, which holds about ${mb} MB more while the session lives`);
     return null;
   }
   try {

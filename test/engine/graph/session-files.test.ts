@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Graph, Session, matmul, serialize } from '../../../src/engine/graph/index.ts';
+import { Graph, Session, matmul, onRuntimeWarning, serialize } from '../../../src/engine/graph/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverie-spill-test-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -48,9 +48,22 @@ describe('Session.create through files', () => {
     await s.release();
   });
 
-  it('falls back to memory when the folder cannot be written', async () => {
-    const s = await Session.create(m, { threads: 1, spillDir: path.join(dir, 'missing', 'deeper') });
-    expect(((await s.run({ x })).y as Float32Array)[5]).toBeCloseTo(expected[5]!, 2);
-    await s.release();
+  it('falls back to memory when the folder cannot be written, and says so to whoever listens', async () => {
+    const warnings: string[] = [];
+    const stop = onRuntimeWarning((w) => warnings.push(w));
+    const missing = path.join(dir, 'missing', 'deeper');
+    try {
+      const s = await Session.create(m, { threads: 1, spillDir: missing });
+      expect(((await s.run({ x })).y as Float32Array)[5]).toBeCloseTo(expected[5]!, 2);
+      await s.release();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(`could not write the weights (36 MB) to ${missing}`);
+      expect(warnings[0]).toMatch(/ENOENT/);
+      // written as asked: nothing to say
+      await (await Session.create(m, { threads: 1, spillDir: dir })).release();
+    } finally {
+      stop();
+    }
+    expect(warnings).toHaveLength(1);
   });
 });
