@@ -30,7 +30,7 @@ const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
 async function main(): Promise<void> {
   // Whisper's seconds per 30-second window instead (src/cli/bench-whisper.ts)
   if (process.argv.includes('--whisper')) return void process.stdout.write(`${JSON.stringify(await (await import('./bench-whisper.ts')).benchWhisper(process.argv), null, 2)}\n`);
-  const steps = Number(arg('steps', '3'));
+  const steps = Number(arg('steps', '5'));
   const threads = Number(arg('threads', String(os.availableParallelism())));
   const method = arg('cut-method', 'latest') as CutMethod;
   const device: Device = parseDevice(arg('device', 'cpu'));
