@@ -11,9 +11,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISK_FULL_MESSAGE } from '../../src/jobs/admission.ts';
 import type { JobRecord, JobResult, JobRunnerContext } from '../../src/jobs/types.ts';
-import type { FakeDiscord, Json } from '../fake-discord/index.ts';
+import type { Json } from '../fake-discord/index.ts';
 import { PaintRunner } from './helpers/paint-runner.ts';
-import { everythingSent, replyMessage, startHarness, str, int, unsafeTexts, user, waitForContent, type Harness } from './helpers/harness.ts';
+import { everythingSent, imagineRefusal, replyMessage, startHarness, str, int, unsafeTexts, user, waitForContent, type Harness } from './helpers/harness.ts';
 
 const CALLBACK = 'POST /interactions/:interaction/:token/callback';
 
@@ -41,25 +41,7 @@ describe('hardening through the bot (issue 15)', () => {
     await h?.close();
   });
 
-  async function privateRefusal(options: Json[], attachments: Parameters<FakeDiscord['slashCommand']>[0]['attachments'] = []): Promise<string> {
-    const { fake } = h;
-    const before = h.bot.store.listJobs().length;
-    const i = fake.slashCommand({ name: 'imagine', user: user(fake, 'alice'), options, attachments });
-    const cb = await fake.waitForRequest((r) => r.route === CALLBACK && r.params.interaction === i.id);
-    let text: string;
-    if (cb.body!.type === 4) {
-      expect(cb.body!.data.flags & 64).toBe(64);
-      text = String(cb.body!.data.content);
-    } else {
-      const st = fake.interactionState(i.id)!;
-      const follow = await fake.waitForRequest((r) => r.route === 'POST /webhooks/:app/:token' && r.params.token === st.token);
-      expect(follow.body!.flags & 64).toBe(64);
-      expect(fake.messages.get(st.originalMessageId!)!.deleted).toBe(true);
-      text = String(follow.body!.content);
-    }
-    expect(h.bot.store.listJobs().length).toBe(before); // nothing queued
-    return text;
-  }
+  const privateRefusal = (options: Json[], attachments: Parameters<Harness['fake']['slashCommand']>[0]['attachments'] = []) => imagineRefusal(h, options, attachments);
 
   const uploads = (): string[] => {
     try {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { Json } from '../fake-discord/index.ts';
-import { replyMessage, startHarness, str, int, num, unsafeTexts, user, type Harness } from '../bot/helpers/harness.ts';
+import { imagineRefusal, replyMessage, startHarness, str, int, num, unsafeTexts, user, type Harness } from '../bot/helpers/harness.ts';
 
 const CALLBACK = 'POST /interactions/:interaction/:token/callback';
 
@@ -20,30 +20,7 @@ describe('/imagine input validation (e2e)', () => {
     await h?.close();
   });
 
-  /** Runs /imagine and returns the ephemeral error text (direct reply, or follow-up after a defer). */
-  async function errorFor(options: Json[], attachments: Parameters<Harness['fake']['slashCommand']>[0]['attachments'] = []): Promise<string> {
-    const { fake } = h;
-    const before = h.bot.store.listJobs().length;
-    const i = fake.slashCommand({ name: 'imagine', user: user(fake, 'alice'), options, attachments });
-    const cb = await fake.waitForRequest((r) => r.route === CALLBACK && r.params.interaction === i.id);
-    let text: string;
-    if (cb.body!.type === 4) {
-      expect(cb.body!.data.flags & 64).toBe(64);
-      text = String(cb.body!.data.content);
-    } else {
-      // deferred publicly, then found a problem: the placeholder goes, the error comes privately
-      expect(cb.body!.type).toBe(5);
-      const st = fake.interactionState(i.id)!;
-      const follow = await fake.waitForRequest((r) => r.route === 'POST /webhooks/:app/:token' && r.params.token === st.token);
-      expect(follow.body!.flags & 64).toBe(64);
-      const del = fake.find((r) => r.route === 'DELETE /webhooks/:app/:token/messages/:message' && r.params.token === st.token);
-      expect(del).toHaveLength(1);
-      expect(fake.messages.get(st.originalMessageId!)!.deleted).toBe(true);
-      text = String(follow.body!.content);
-    }
-    expect(h.bot.store.listJobs().length).toBe(before);
-    return text;
-  }
+  const errorFor = (options: Json[], attachments: Parameters<Harness['fake']['slashCommand']>[0]['attachments'] = []) => imagineRefusal(h, options, attachments);
 
   it('empty prompt', async () => {
     expect(await errorFor([str('prompt', '   ')])).toMatch(/prompt is empty/);

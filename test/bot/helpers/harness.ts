@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { REST, Routes } from 'discord.js';
+import { expect } from 'vitest';
 import { loadConfig, type Config } from '../../../src/config.ts';
 import { COMMANDS, commandDefinitions } from '../../../src/commands/index.ts';
 import { startBot, type BotDeps, type BotHandle } from '../../../src/bot/start.ts';
@@ -171,4 +172,31 @@ export const UNSAFE_TEXT: readonly RegExp[] = [/\/(home|srv|tmp|var|usr|root|wor
 
 export function unsafeTexts(fake: FakeDiscord): string[] {
   return everythingSent(fake).filter((t) => UNSAFE_TEXT.some((re) => re.test(t)));
+}
+
+/**
+ * Runs /imagine as alice and returns its ephemeral refusal: a private reply, or, deferred publicly
+ * and then refused, a private follow-up with the placeholder deleted. Nothing may be queued.
+ */
+export async function imagineRefusal(h: Harness, options: Json[], attachments: Parameters<FakeDiscord['slashCommand']>[0]['attachments'] = []): Promise<string> {
+  const { fake } = h;
+  const before = h.bot.store.listJobs().length;
+  const i = fake.slashCommand({ name: 'imagine', user: user(fake, 'alice'), options, attachments });
+  const cb = await fake.waitForRequest((r) => r.route === 'POST /interactions/:interaction/:token/callback' && r.params.interaction === i.id);
+  let text: string;
+  if (cb.body!.type === 4) {
+    expect(cb.body!.data.flags & 64).toBe(64);
+    text = String(cb.body!.data.content);
+  } else {
+    expect(cb.body!.type).toBe(5);
+    const st = fake.interactionState(i.id)!;
+    const follow = await fake.waitForRequest((r) => r.route === 'POST /webhooks/:app/:token' && r.params.token === st.token);
+    expect(follow.body!.flags & 64).toBe(64);
+    const del = fake.find((r) => r.route === 'DELETE /webhooks/:app/:token/messages/:message' && r.params.token === st.token);
+    expect(del).toHaveLength(1);
+    expect(fake.messages.get(st.originalMessageId!)!.deleted).toBe(true);
+    text = String(follow.body!.content);
+  }
+  expect(h.bot.store.listJobs().length).toBe(before);
+  return text;
 }
