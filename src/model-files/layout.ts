@@ -118,7 +118,7 @@ function firstExisting(dir: string, names: string[]): string | undefined {
   return undefined;
 }
 
-function isFile(p: string): boolean {
+export function isFile(p: string): boolean {
   try {
     return fs.statSync(p).isFile();
   } catch {

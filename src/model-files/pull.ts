@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { download, DownloadError } from './download.ts';
-import { DEFAULT_BASES, defaultModelSpecs, formatBytes, manualPlacementLines, type ModelFile, type ModelSpec, type SourceBases } from './layout.ts';
+import { DEFAULT_BASES, defaultModelSpecs, formatBytes, isFile, manualPlacementLines, type ModelFile, type ModelSpec, type SourceBases } from './layout.ts';
 import { readManifest, sha256File, writeManifest, type ManifestEntry } from './manifest.ts';
 import { ProgressBar, type ProgressStream } from './progress.ts';
 import { checkFile, moveAside, type ListTensors } from './verify.ts';
@@ -82,13 +82,6 @@ function hostOf(url: string): string {
   }
 }
 
-function exists(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export async function pullModels(opts: PullOptions): Promise<PullResult> {
   const modelsDir = path.resolve(opts.modelsDir);
@@ -111,7 +104,7 @@ export async function pullModels(opts: PullOptions): Promise<PullResult> {
       let downloadedNow = false;
 
       // 1. A file already in place is checked first; a bad one is moved aside and fetched again.
-      if (exists(dest)) {
+      if (isFile(dest)) {
         const c = await checkFile(dest, file.check, { listTensors: opts.listTensors, bytes: file.bytes });
         if (c.ok) {
           r.status = 'present';
@@ -166,7 +159,7 @@ export async function pullModels(opts: PullOptions): Promise<PullResult> {
                 r.message = r.status === 'rejected' ? `${r.message}; and ${err.message}` : err.message;
               } else {
                 r.status = r.status === 'rejected' ? 'rejected' : 'failed';
-                r.partial = exists(`${dest}.part`);
+                r.partial = isFile(`${dest}.part`);
                 const resume = err.kind === 'incomplete' && r.partial ? '; run `npm run models:pull` again to resume' : '';
                 r.message = r.status === 'rejected' ? `${r.message}; download failed: ${err.message}` : `${err.message}${resume}`;
               }
