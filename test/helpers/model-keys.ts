@@ -3,7 +3,7 @@
  * architecture rules, and random weights for them scaled like the models' own initialisation.
  */
 import type { TensorInfo, WeightFile } from '../../src/engine/weights/index.ts';
-import { clipTensors, vqganTensors, type ClipHyper } from '../../src/engine/models/expected.ts';
+import { F16_16384, clipTensors, vqganTensors, type ClipHyper, type VqganHyper } from '../../src/engine/models/expected.ts';
 
 export type KeyShapes = [name: string, shape: number[]][];
 
@@ -19,27 +19,9 @@ export const VIT_B32: ClipSizes = {
   text: { width: 512, layers: 12, contextLength: 77, vocabSize: 49408 },
 };
 
-export interface VqganSizes {
-  ch: number;
-  chMult: number[];
-  numResBlocks: number;
-  attnResolutions: number[];
-  resolution: number;
-  zChannels: number;
-  embedDim: number;
-  nEmbed: number;
-}
-
-export const F16_16384: VqganSizes = {
-  ch: 128,
-  chMult: [1, 1, 2, 2, 4],
-  numResBlocks: 2,
-  attnResolutions: [16],
-  resolution: 256,
-  zChannels: 256,
-  embedDim: 256,
-  nEmbed: 16384,
-};
+/** taming's ddconfig, as src/engine/models/expected.ts holds it (inChannels and outCh are always 3 here) */
+export type VqganSizes = Omit<VqganHyper, 'inChannels' | 'outCh'>;
+export { F16_16384 };
 
 /** clip/model.py `CLIP(...).state_dict()` names and shapes in state_dict order: src/engine/models/expected.ts's list. */
 export function clipKeys(c: ClipSizes = VIT_B32): KeyShapes {
