@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const cases: StepCase[] = [await runStepCase(clip, vqgan, { size: 256, cutn: 32, method, steps, profile: true, threads, device, memory })];
   cases.push(await runStepCase(clip, vqgan, { size: 256, cutn: 8, method, steps, profile: false, threads, device, memory }));
   const machineGflops = await matmulGflops(threads, device);
-  const clipLinearGflops = await linearGflops(threads, device, 32 * 50);
+  const clipLinearGflops = await linearGflops(threads, device, memory, 32 * 50);
   const main32 = cases[0]!;
   const reference = process.argv.includes('--no-reference') || device !== 'cpu'
     ? { skipped: device !== 'cpu' ? 'the PyTorch reference runs on the CPU only' : '--no-reference' }
